@@ -1,0 +1,288 @@
+"""``segeval.score``: the one entry point of the library, which the CLI calls too.
+
+Data flow, top to bottom::
+
+    pair files → load (worker threads) → decode + count (device, in batches)
+               → resolve the label set → derive metrics and aggregate → ScoreResult (→ reports)
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from segeval import __version__
+from segeval.aggregate import Tables, build_tables
+from segeval.cases import CaseRecord, LoadedCase, count_batch, load_case
+from segeval.config import ScoreConfig, default_workers, resolve_device
+from segeval.errors import PairingError, UsageError
+from segeval.io.palette import read_palette
+from segeval.io.pairing import CasePair, Pairing, discover_pairs, read_manifest
+from segeval.metrics.catalog import METRICS
+from segeval.report.writers import prepare_out_dir, write_csv, write_json
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` after each case."""
+
+
+@dataclass
+class ScoreResult:
+    """What :func:`score` returns: the report tables as DataFrames, and how they were made.
+
+    ``per_case`` and ``summary`` hold exactly the data of ``per_case.csv`` and ``summary.csv``;
+    :meth:`to_dict` is ``summary.json``.
+    """
+
+    per_case: pd.DataFrame
+    summary: pd.DataFrame
+    dataset: dict[str, float]
+    labels: list[int]
+    class_names: list[str]
+    confusion: np.ndarray
+    cases: list[CaseRecord]
+    config: ScoreConfig
+    inputs: dict[str, str | None]
+    missing_gt: list[str] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+
+    @property
+    def failed(self) -> list[CaseRecord]:
+        """Cases that could not be scored, each with its one-line ``error``."""
+        return [r for r in self.cases if r.status == "failed"]
+
+    @property
+    def missing_pred(self) -> list[str]:
+        """Cases with a ground truth and no prediction."""
+        return [r.case for r in self.cases if r.status == "missing_pred"]
+
+    def metric(self, name: str, class_: int | str = "all", statistic: str = "mean") -> float:
+        """One number of the summary, e.g. ``result.metric("dice", 1)`` or ``("miou", statistic="pooled")``."""
+        canonical = METRICS.canonical(name)
+        rows = self.summary[(self.summary["metric"] == canonical) & (self.summary["class"] == str(class_))]
+        if rows.empty:
+            raise UsageError(f"no summary value for metric {canonical!r} and class {class_!r}")
+        return float(rows.iloc[0][statistic])
+
+    def to_dict(self) -> dict:
+        """The content of ``summary.json`` (NaN is written as null)."""
+        return {
+            "segeval_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "inputs": self.inputs,
+            "config": {**self.config.as_dict(), "device": self.device},
+            "labels": self.labels,
+            "class_names": self.class_names,
+            "counts": {
+                "cases": len(self.cases),
+                "scored": sum(r.scored for r in self.cases),
+                "failed": len(self.failed),
+                "missing_pred": len(self.missing_pred),
+                "missing_gt": len(self.missing_gt),
+                "skipped_files": len(self.skipped_files),
+            },
+            "failed": [{"case": r.case, "pred": r.pred, "gt": r.gt, "error": r.error} for r in self.failed],
+            "missing": {"pred": self.missing_pred, "gt": self.missing_gt},
+            "skipped_files": self.skipped_files,
+            "dataset": self.dataset,
+            "confusion_matrix": {"labels": self.labels, "rows": "reference", "columns": "prediction",
+                                 "matrix": self.confusion.tolist()},
+            "metrics": {
+                spec.name: {"level": spec.level, "family": spec.family, "formula": spec.formula,
+                            "higher_is_better": spec.higher_is_better, "unit": spec.unit}
+                for spec in METRICS
+            },
+            "summary": self.summary.to_dict(orient="records"),
+            "cases": [_case_dict(r) for r in self.cases],
+            "versions": _versions(),
+            "timings": self.timings,
+        }
+
+    def write(self, out: str | Path) -> dict[str, Path]:
+        """Write ``per_case.csv``, ``summary.csv`` and ``summary.json`` into ``out`` (atomically)."""
+        out = prepare_out_dir(Path(out))
+        paths = {"per_case": out / "per_case.csv", "summary": out / "summary.csv", "json": out / "summary.json"}
+        write_csv(paths["per_case"], self.per_case)
+        write_csv(paths["summary"], self.summary)
+        write_json(paths["json"], self.to_dict())
+        return paths
+
+
+def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
+          progress: Progress | None = None, **options) -> ScoreResult:
+    """Score every prediction in ``preds`` against its ground truth in ``gts``.
+
+    Parameters
+    ----------
+    preds, gts : str or Path
+        Folders (or two single files). Leave both out when ``pairs=`` gives a manifest.
+    progress : callable, optional
+        ``progress(done, total)`` after each case.
+    **options
+        Any field of :class:`segeval.config.ScoreConfig` (``labels=``, ``num_classes=``,
+        ``ignore_index=``, ``empty_score=``, ``device=`` …).
+
+    Returns
+    -------
+    ScoreResult
+        Per-case and summary tables; failed and missing cases are listed, never raised.
+
+    Raises
+    ------
+    UsageError, PairingError
+        Bad options; folders that cannot be paired (unmatched files without ``allow_missing``).
+
+    Examples
+    --------
+    >>> result = segeval.score("preds/", "gts/", num_classes=3)        # doctest: +SKIP
+    >>> result.metric("dice", 1), result.metric("miou", statistic="pooled")  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    config = ScoreConfig(**options)
+    device = resolve_device(config.device)
+    pairing = _pair(preds, gts, config)
+    pairs = list(pairing.pairs)
+    if config.allow_missing and not config.skip_missing:
+        pairs += pairing.missing_pred
+        pairs.sort(key=lambda p: p.case)
+    paired = time.perf_counter()
+
+    palette = read_palette(config.palette) if config.palette is not None else None
+    batch_size = config.batch_size or (8 if device.type == "cuda" else 1)
+    records: list[CaseRecord] = []
+    loaded = _load_ahead(pairs, config, palette, config.workers or default_workers())
+    for batch in _batches(loaded, batch_size):
+        ready = [item for item in batch if isinstance(item, LoadedCase)]
+        done = count_batch(ready, config, device)
+        by_case = {r.case: r for r in done}
+        for item in batch:
+            records.append(by_case[item.record.case] if isinstance(item, LoadedCase) else item)
+            if progress is not None:
+                progress(len(records), len(pairs))
+    counted = time.perf_counter()
+
+    labels = _label_set(records, config)
+    class_names = config.named_classes(labels)
+    tables: Tables = build_tables(records, labels, class_names, include_background=config.include_background,
+                                  empty_score=config.empty_score)
+    finished = time.perf_counter()
+    n_scored = max(1, sum(r.scored for r in records))
+    return ScoreResult(
+        per_case=tables.per_case,
+        summary=tables.summary,
+        dataset=tables.dataset,
+        labels=labels,
+        class_names=class_names,
+        confusion=tables.confusion,
+        cases=records,
+        config=config,
+        inputs={"preds": _str(preds), "gts": _str(gts), "pairs": _str(config.pairs)},
+        missing_gt=pairing.missing_gt,
+        skipped_files=[str(p) for p in pairing.skipped_files],
+        timings={
+            "total_s": finished - started,
+            "pairing_s": paired - started,
+            "load_and_count_s": counted - paired,
+            "aggregate_s": finished - counted,
+            "per_case_ms": 1000 * (counted - paired) / n_scored,
+        },
+        device=str(device),
+    )
+
+
+def _pair(preds, gts, config: ScoreConfig) -> Pairing:
+    if config.pairs is not None:
+        if preds is not None or gts is not None:
+            raise UsageError("give either PREDS and GTS folders or --pairs, not both")
+        pairing = read_manifest(config.pairs)
+    else:
+        if preds is None or gts is None:
+            raise UsageError("give the PREDS and GTS folders (or --pairs manifest.csv)")
+        pairing = discover_pairs(preds, gts, recursive=config.recursive,
+                                 pred_suffix=config.pred_suffix, gt_suffix=config.gt_suffix)
+    missing_pred = [p.case for p in pairing.missing_pred]
+    if (missing_pred or pairing.missing_gt) and not config.allow_missing:
+        parts = []
+        if missing_pred:
+            parts.append(f"{len(missing_pred)} ground truth(s) without prediction: {_few(missing_pred)}")
+        if pairing.missing_gt:
+            parts.append(f"{len(pairing.missing_gt)} prediction(s) without ground truth: {_few(pairing.missing_gt)}")
+        raise PairingError(
+            "unmatched files: " + "; ".join(parts),
+            hint="--allow-missing scores what matches (a missing prediction counts as empty unless --skip-missing);"
+                 " --pred-suffix/--gt-suffix strip name suffixes; --pairs gives explicit pairs",
+        )
+    if not pairing.pairs and not (config.allow_missing and not config.skip_missing and pairing.missing_pred):
+        raise PairingError("no prediction matches a ground truth: nothing to score")
+    return pairing
+
+
+def _few(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" … (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _load_ahead(pairs: list[CasePair], config: ScoreConfig, palette, workers: int) -> Iterator[LoadedCase | CaseRecord]:
+    """Load cases in ``workers`` threads, at most ``2 × workers`` ahead, yielding them in order."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segeval-load") as pool:
+        pending: deque = deque()
+        for pair in pairs:
+            pending.append(pool.submit(load_case, pair, config, palette))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _label_set(records: list[CaseRecord], config: ScoreConfig) -> list[int]:
+    if config.labels is not None:
+        return list(config.labels)
+    present: set[int] = set()
+    for record in records:
+        if record.scored:
+            present |= set(record.counts.values.tolist())
+    return sorted(present)
+
+
+def _case_dict(record: CaseRecord) -> dict:
+    return {
+        "case": record.case, "status": record.status, "pred": record.pred, "gt": record.gt,
+        "error": record.error, "pred_kind": record.pred_kind, "class_axis": record.class_axis,
+        "threshold": record.threshold, "shape": record.shape, "spacing_mm": record.spacing_mm,
+        "spacing_source": record.spacing_source, "notes": record.notes,
+    }
+
+
+def _versions() -> dict[str, str]:
+    import PIL
+    import SimpleITK
+    import torch
+
+    return {"segeval": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "torch": torch.__version__, "SimpleITK": SimpleITK.Version_VersionString(),
+            "pillow": PIL.__version__, "pandas": pd.__version__, "platform": platform.platform()}
+
+
+def _str(value) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,301 @@
+"""The ``segeval`` command: a thin Typer shell over the library.
+
+Exit codes (docs/cli.md): 0 ok · 1 a quality gate failed (reserved) · 2 usage error ·
+3 input errors (some cases failed, or the folders cannot be paired) · 4 internal error.
+Results go to stdout; progress, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from segeval import __version__
+from segeval.errors import ExitCode, SegevalError, UsageError
+from segeval.predictions import PredKind
+
+app = typer.Typer(
+    name="segeval",
+    help="Trustworthy segmentation metrics: score prediction folders against ground truths.",
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+stderr = Console(stderr=True, highlight=False)
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    quiet = "quiet"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"segeval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Trustworthy segmentation metrics: score prediction folders against ground truths."""
+
+
+def handle_errors(command):
+    """Turn a :class:`SegevalError` into one line on stderr and its exit code; no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SegevalError as error:
+            stderr.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True, highlight=False)
+            if error.hint:
+                stderr.print(f"hint: {error.hint}", markup=False, soft_wrap=True)
+            raise typer.Exit(code=int(error.exit_code)) from None
+
+    return wrapper
+
+
+def _int_list(text: str | None, option: str) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(",") if v != "")
+    except ValueError:
+        raise UsageError(f"{option} expects comma-separated integers, got {text!r}") from None
+
+
+def _float_list(text: str | None, option: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.replace(" ", "").replace("x", ",").split(",") if v != "")
+    except ValueError:
+        raise UsageError(f"{option} expects comma-separated numbers, got {text!r}") from None
+
+
+def _empty_score(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"--empty-score expects nan or a number in [0, 1], got {text!r}") from None
+
+
+@app.command(epilog="Examples:\n\n  segeval score preds/ gts/\n\n"
+                    "  segeval score preds/ gts/ --out reports/ --num-classes 4 --ignore-index 255\n\n"
+                    "  segeval score --pairs manifest.csv --format json")
+@handle_errors
+def score(
+    preds: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of predictions: label maps, "
+                                                         "probability maps or logits.", show_default=False)] = None,
+    gts: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of ground-truth label maps.",
+                                                  show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write per_case.csv, summary.csv and "
+                                                "summary.json into this folder.")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="Label values to score, e.g. 0,1,2,4. "
+                                                  "Default: inferred from the data.")] = None,
+    num_classes: Annotated[Optional[int], typer.Option(help="Score labels 0..N-1.")] = None,
+    class_names: Annotated[Optional[str], typer.Option(help="Names in label order (bg,liver,tumour) "
+                                                       "or VALUE=NAME items (0=bg,4=enhancing).")] = None,
+    ignore_index: Annotated[Optional[int], typer.Option(help="Reference label whose pixels are excluded "
+                                                        "from every metric, e.g. 255.")] = None,
+    include_background: Annotated[bool, typer.Option(help="Average label 0 in mean_dice too (pixel "
+                                                     "accuracy, MPA, mIoU and FWIoU always include it).")] = False,
+    empty_score: Annotated[str, typer.Option(help="Dice/IoU/precision/recall when a class is absent from "
+                                             "both sides: nan (excluded from means) or e.g. 1.")] = "nan",
+    pred_kind: Annotated[PredKind, typer.Option(help="What predictions hold; auto infers it from dtype and "
+                                                "values.", case_sensitive=False)] = PredKind.AUTO,
+    channel_axis: Annotated[Optional[int], typer.Option(help="Class axis of probability/logit maps. Default: "
+                                                        "the axis that leaves the ground-truth shape; if "
+                                                        "several, the first (NPY) or the 4th NIfTI dimension.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Cut for single-channel maps (>= is "
+                                                       "foreground). Default 0.5 on probabilities, 0 on logits.")] = None,
+    palette: Annotated[Optional[Path], typer.Option(help="Colour→label map for RGB masks: CSV label,r,g,b or "
+                                                    "JSON {\"1\": [255,0,0]}.")] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Search sub-folders; case names keep "
+                                            "their relative path.")] = False,
+    pred_suffix: Annotated[str, typer.Option(help="Strip this suffix from prediction names (case_1_pred.png "
+                                             "→ case_1).")] = "",
+    gt_suffix: Annotated[str, typer.Option(help="Strip this suffix from ground-truth names.")] = "",
+    pairs: Annotated[Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case] instead of "
+                                                  "PREDS and GTS.")] = None,
+    allow_missing: Annotated[bool, typer.Option(help="Score what matches; a missing prediction counts as an "
+                                                "empty one.")] = False,
+    skip_missing: Annotated[bool, typer.Option(help="With missing predictions, skip the case instead "
+                                               "(implies --allow-missing).")] = False,
+    spacing: Annotated[Optional[str], typer.Option(help="Spacing in mm in array-axis order (z,y,x: the "
+                                                   "reverse of NIfTI's x,y,z), overriding the files'; one "
+                                                   "value = isotropic.")] = None,
+    geometry_tolerance: Annotated[float, typer.Option(help="Tolerance when comparing prediction and ground-truth "
+                                                      "spacing, origin and direction.")] = 1e-3,
+    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[Optional[int], typer.Option(help="Cases per kernel call (default 1 on CPU, 8 on "
+                                                      "CUDA).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Threads decoding files while the kernel runs "
+                                                   "(default min(4, CPUs)).")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
+                                                        case_sensitive=False)] = OutputFormat.table,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+) -> None:
+    """Score predictions against ground truths: per-case and summary overlap metrics.
+
+    Pairs files by name (extension stripped), reads PNG/TIFF/BMP, NIfTI/MHA/NRRD and NPY/NPZ,
+    counts one confusion matrix per case and derives Dice, IoU, precision, recall, specificity,
+    volume similarity, pixel accuracy, mean pixel accuracy, mIoU, FWIoU and mean Dice, per case
+    and pooled over the dataset. Exit code 0 when every case was scored, 3 when some failed.
+    """
+    from segeval.api import score as run_score
+    from segeval.report.render import render
+
+    options = dict(
+        labels=_int_list(labels, "--labels"),
+        num_classes=num_classes,
+        class_names=tuple(n.strip() for n in class_names.split(",")) if class_names else None,
+        ignore_index=ignore_index,
+        include_background=include_background,
+        empty_score=_empty_score(empty_score),
+        pred_kind=pred_kind,
+        channel_axis=channel_axis,
+        threshold=threshold,
+        palette=palette,
+        recursive=recursive,
+        pred_suffix=pred_suffix,
+        gt_suffix=gt_suffix,
+        pairs=pairs,
+        allow_missing=allow_missing,
+        skip_missing=skip_missing,
+        spacing=_float_list(spacing, "--spacing"),
+        geometry_tolerance=geometry_tolerance,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+    )
+    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    with _progress_bar(show_progress) as advance:
+        result = run_score(preds, gts, progress=advance, **options)
+
+    if out is not None:
+        paths = result.write(out)
+        stderr.print(f"reports written to {paths['per_case'].parent}/ (per_case.csv, summary.csv, summary.json)",
+                     highlight=False)
+    _warn(result)
+    render(result, output_format.value, _stdout_console(soft_wrap=output_format is not OutputFormat.table))
+    if result.failed:
+        raise typer.Exit(code=int(ExitCode.INPUT))
+
+
+class _progress_bar:
+    """Context manager giving ``advance(done, total)``; a no-op when not on a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        self.bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=stderr, transient=True)
+        self.bar.__enter__()
+        return self.advance
+
+    def advance(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task("scoring", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _stdout_console(soft_wrap: bool = False) -> Console:
+    """stdout: rich on a terminal; plain, wide enough never to truncate, in logs and pipes."""
+    probe = Console()
+    if probe.is_terminal:
+        return Console(highlight=False, soft_wrap=soft_wrap)
+    return Console(highlight=False, soft_wrap=soft_wrap, width=200, no_color=True)
+
+
+def _warn(result) -> None:
+    """Warnings about the run on stderr: skipped files, missing and failed cases, remapped masks."""
+    if result.skipped_files:
+        stderr.print(f"warning: skipped {len(result.skipped_files)} file(s) with unsupported extensions, e.g. "
+                     f"{result.skipped_files[0]}", highlight=False)
+    if result.missing_pred:
+        stderr.print(f"warning: {len(result.missing_pred)} case(s) without prediction scored as empty "
+                     f"predictions: {', '.join(result.missing_pred[:5])}", highlight=False)
+    if result.missing_gt:
+        stderr.print(f"warning: {len(result.missing_gt)} prediction(s) without ground truth not scored: "
+                     f"{', '.join(result.missing_gt[:5])}", highlight=False)
+    remapped = sum(1 for r in result.cases if any("0/255" in note for note in r.notes))
+    if remapped:
+        stderr.print(f"note: {remapped} case(s) had 0/255 binary masks, read as labels 0/1", highlight=False)
+    for record in result.failed:
+        stderr.print(f"failed: {record.case}: {record.error}", markup=False, highlight=False, soft_wrap=True)
+    if result.failed:
+        stderr.print(f"{len(result.failed)} of {len(result.cases)} case(s) failed; the others were scored",
+                     highlight=False)
+
+
+@app.command(name="metrics")
+@handle_errors
+def metrics_command(
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, json or csv.",
+                                                        case_sensitive=False)] = OutputFormat.table,
+) -> None:
+    """The metric catalog: name, level, formula, direction, unit and reference."""
+    from segeval.metrics.catalog import METRICS
+
+    rows = [
+        {"name": s.name, "level": s.level, "family": s.family, "formula": s.formula,
+         "higher_is_better": s.higher_is_better, "unit": s.unit, "pooled": s.pooled, "reference": s.reference,
+         "aliases": list(s.aliases)}
+        for s in METRICS
+    ]
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if output_format is OutputFormat.csv:
+        import pandas as pd
+
+        typer.echo(pd.DataFrame(rows).assign(aliases=lambda d: d["aliases"].map(" ".join)).to_csv(index=False),
+                   nl=False)
+        return
+    if output_format is OutputFormat.quiet:
+        return
+    console = _stdout_console()
+    table = Table(title="segeval metrics", box=box.SIMPLE_HEAD if console.is_terminal else None,
+                  title_justify="left")
+    for column in ("name", "level", "formula", "better", "unit", "reference"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        better = {True: "higher", False: "lower", None: "-"}[row["higher_is_better"]]
+        table.add_row(row["name"], row["level"], row["formula"], better, row["unit"], row["reference"])
+    console.print(table)
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app(prog_name="segeval")
+    sys.exit(0)

@@ -1,0 +1,163 @@
+"""ScoreConfig: every option that shapes a number of ``segeval score``, validated once.
+
+The CLI and the library build the same :class:`ScoreConfig`; ``summary.json`` records it whole,
+so a report says how its numbers were made.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+
+from segeval.errors import UsageError
+from segeval.predictions import PredKind
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """Options of :func:`segeval.score` (see ``segeval score --help`` for each)."""
+
+    labels: tuple[int, ...] | None = None
+    """Label values to score; ``None`` infers them from the data (union over all cases)."""
+    num_classes: int | None = None
+    """Shorthand for ``labels = 0 .. num_classes - 1``."""
+    class_names: tuple[str, ...] | None = None
+    """One name per label, in label order, or ``"value=name"`` items."""
+    ignore_index: int | None = None
+    """Reference label whose pixels are excluded from every metric."""
+    include_background: bool = False
+    """Whether ``mean_dice`` averages the background class (label 0) too."""
+    empty_score: float = math.nan
+    """Dice/IoU/precision/recall/volume similarity when a class is absent from both sides."""
+    pred_kind: PredKind = PredKind.AUTO
+    channel_axis: int | None = None
+    threshold: float | None = None
+    """Cut for single-channel maps: default 0.5 on probabilities, 0 on logits (``>=`` is foreground)."""
+    palette: Path | None = None
+    recursive: bool = False
+    pred_suffix: str = ""
+    gt_suffix: str = ""
+    pairs: Path | None = None
+    allow_missing: bool = False
+    skip_missing: bool = False
+    spacing: tuple[float, ...] | None = None
+    """Spacing in mm in array-axis order (z, y, x), overriding the files'; one value = isotropic."""
+    geometry_tolerance: float = 1e-3
+    """Relative/absolute tolerance when comparing prediction and reference spacing, origin, direction."""
+    device: str = "auto"
+    batch_size: int | None = None
+    """Cases per kernel call; default 1 on CPU, 8 on CUDA."""
+    workers: int | None = None
+    """Threads decoding files while the kernel runs; default min(4, CPU count)."""
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        put("pred_kind", _enum(PredKind, self.pred_kind, "pred_kind"))
+        for name in ("palette", "pairs"):
+            if getattr(self, name) is not None:
+                put(name, Path(getattr(self, name)))
+        if self.labels is not None and self.num_classes is not None:
+            raise UsageError("give either --labels or --num-classes, not both")
+        if self.num_classes is not None:
+            if self.num_classes < 1:
+                raise UsageError(f"--num-classes must be at least 1, got {self.num_classes}")
+            put("labels", tuple(range(self.num_classes)))
+        if self.labels is not None:
+            labels = tuple(int(v) for v in self.labels)
+            if len(set(labels)) != len(labels) or not labels:
+                raise UsageError(f"--labels must be distinct label values, got {list(labels)}")
+            put("labels", tuple(sorted(labels)))
+            if self.ignore_index is not None and self.ignore_index in labels:
+                raise UsageError(f"--ignore-index {self.ignore_index} is also one of --labels")
+        if self.class_names is not None:
+            put("class_names", tuple(self.class_names))
+        if not (math.isnan(self.empty_score) or 0.0 <= self.empty_score <= 1.0):
+            raise UsageError(f"--empty-score must be nan or within [0, 1], got {self.empty_score}")
+        if self.skip_missing and not self.allow_missing:
+            put("allow_missing", True)
+        if self.spacing is not None:
+            spacing = tuple(float(s) for s in self.spacing)
+            if not spacing or not all(s > 0 and math.isfinite(s) for s in spacing):
+                raise UsageError(f"--spacing must be positive numbers, got {list(spacing)}")
+            put("spacing", spacing)
+        if self.geometry_tolerance < 0:
+            raise UsageError(f"--geometry-tolerance must be >= 0, got {self.geometry_tolerance}")
+        for name in ("batch_size", "workers"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        resolve_device(self.device)
+
+    def named_classes(self, labels: list[int]) -> list[str]:
+        """A name for each of ``labels``: from ``class_names`` or ``"class_<value>"``."""
+        names = {value: f"class_{value}" for value in labels}
+        if self.class_names is None:
+            return [names[v] for v in labels]
+        items = list(self.class_names)
+        if all("=" in item for item in items):
+            for item in items:
+                value, name = item.split("=", 1)
+                try:
+                    names[int(value)] = name.strip()
+                except ValueError:
+                    raise UsageError(f"--class-names item {item!r} is not VALUE=NAME") from None
+        elif len(items) == len(labels):
+            names = dict(zip(labels, items))
+        else:
+            raise UsageError(
+                f"--class-names gives {len(items)} names for {len(labels)} labels {labels};"
+                " give one per label or VALUE=NAME items"
+            )
+        return [names[v] for v in labels]
+
+    def as_dict(self) -> dict[str, object]:
+        """Every option as JSON-ready values (paths as strings, NaN as None, enums by value)."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, PredKind):
+                value = value.value
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, float) and math.isnan(value):
+                value = None
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; an unavailable CUDA device is a usage error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r} requested but CUDA is not available", hint="use --device cpu")
+    if resolved.type not in ("cpu", "cuda"):
+        raise UsageError(f"device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return resolved
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _enum(kind, value, name):
+    try:
+        return kind(value.value if isinstance(value, kind) else str(value).lower())
+    except ValueError:
+        choices = ", ".join(k.value for k in kind)
+        raise UsageError(f"{name} must be one of {choices}, got {value!r}") from None
+
+
+__all__ = ["ScoreConfig", "resolve_device", "default_workers"]

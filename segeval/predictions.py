@@ -1,0 +1,157 @@
+"""Turn what a prediction file holds into a label map, in torch on the compute device.
+
+A prediction may be
+
+- an integer label map (also a float array of whole numbers, as some NIfTI writers store them);
+- class probabilities or logits with a class axis: the label is the arg-max over that axis
+  (ties go to the lowest class index);
+- a single-channel foreground probability (labels 0/1 by ``p >= 0.5``) or logit map
+  (``z >= 0``; the two agree since sigmoid(0) = 0.5).
+
+The kind is inferred unless forced (``--pred-kind``): integer dtype → labels; floats that are all
+whole numbers → labels; floats within [0, 1] → probabilities; other floats → logits. NaN or
+infinite values are an input error.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from segeval.errors import InputError
+
+
+class PredKind(str, enum.Enum):
+    """What a prediction file holds (``--pred-kind``)."""
+
+    AUTO = "auto"
+    LABELS = "labels"
+    PROBS = "probs"
+    LOGITS = "logits"
+
+
+DEFAULT_THRESHOLDS = {PredKind.PROBS: 0.5, PredKind.LOGITS: 0.0}
+
+_TORCH_SAFE = {np.dtype(np.uint16): np.int32, np.dtype(np.uint32): np.int64, np.dtype(np.uint64): np.int64}
+
+
+def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``array`` as a tensor on ``device`` (unsigned 16/32/64-bit widened to a signed type torch supports)."""
+    if array.dtype in _TORCH_SAFE:
+        array = array.astype(_TORCH_SAFE[array.dtype])
+    elif array.dtype == np.bool_:
+        array = array.view(np.uint8)
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array)
+        if not array.flags.writeable:
+            array = array.copy()
+    return torch.from_numpy(array).to(device, non_blocking=True)
+
+
+def class_axis_for(pred_shape: tuple[int, ...], gt_shape: tuple[int, ...], *, requested: int | None,
+                   format_hint: int | None, path: object) -> int | None:
+    """The class axis of a prediction, or ``None`` when it has the reference's shape.
+
+    With one dimension more than the reference, the class axis is ``requested`` if given, else the
+    only axis whose removal leaves the reference's shape, else the format's channel axis (the
+    first axis for NumPy files, the 4th NIfTI dimension), else the first candidate.
+
+    Raises
+    ------
+    InputError
+        Shapes that cannot be reconciled, naming both.
+    """
+    if tuple(pred_shape) == tuple(gt_shape):
+        return None
+    candidates = [
+        axis for axis in range(len(pred_shape))
+        if len(pred_shape) == len(gt_shape) + 1 and pred_shape[:axis] + pred_shape[axis + 1:] == tuple(gt_shape)
+    ]
+    if not candidates:
+        raise InputError(
+            f"{path}: prediction shape {tuple(pred_shape)} does not match ground-truth shape {tuple(gt_shape)}"
+            " (nor with one class axis more)"
+        )
+    if requested is not None:
+        axis = requested % len(pred_shape)
+        if axis not in candidates:
+            raise InputError(
+                f"{path}: --channel-axis {requested} does not leave the ground-truth shape {tuple(gt_shape)}"
+                f" from prediction shape {tuple(pred_shape)}; possible axes: {candidates}"
+            )
+        return axis
+    if len(candidates) == 1:
+        return candidates[0]
+    if format_hint is not None and format_hint % len(pred_shape) in candidates:
+        return format_hint % len(pred_shape)
+    return candidates[0]
+
+
+@dataclass(frozen=True)
+class DecodedPrediction:
+    """A prediction turned into labels, and how."""
+
+    labels: torch.Tensor
+    kind: PredKind
+    class_axis: int | None
+    threshold: float | None
+
+
+def decode_prediction(x: torch.Tensor, *, kind: PredKind, class_axis: int | None,
+                      threshold: float | None, path: object) -> DecodedPrediction:
+    """Labels from a prediction tensor (see the module docstring for the rules)."""
+    if class_axis is not None and x.shape[class_axis] == 1:
+        x, class_axis = x.squeeze(class_axis), None
+    if not x.is_floating_point():
+        if class_axis is None:
+            if kind in (PredKind.PROBS, PredKind.LOGITS):
+                raise InputError(f"{path}: --pred-kind {kind.value} but the file holds integers ({_dtype(x)})")
+            return DecodedPrediction(x, PredKind.LABELS, None, None)
+        if kind is PredKind.LABELS:
+            raise InputError(f"{path}: --pred-kind labels but the file has a class axis {class_axis}")
+        return DecodedPrediction(torch.argmax(x, dim=class_axis), PredKind.PROBS, class_axis, None)
+
+    low, high = (float(v) for v in torch.aminmax(x))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
+        raise InputError(f"{path}: prediction holds {n_nan} NaN and {n_inf} infinite values")
+    if kind is PredKind.AUTO:
+        if class_axis is None and bool((x == torch.round(x)).all()):
+            kind = PredKind.LABELS
+        elif low >= 0.0 and high <= 1.0:
+            kind = PredKind.PROBS
+        else:
+            kind = PredKind.LOGITS
+    if class_axis is not None:
+        if kind is PredKind.LABELS:
+            raise InputError(f"{path}: --pred-kind labels but the file has a class axis {class_axis}")
+        return DecodedPrediction(torch.argmax(x, dim=class_axis), kind, class_axis, None)
+    if kind is PredKind.LABELS:
+        if not bool((x == torch.round(x)).all()):
+            raise InputError(f"{path}: --pred-kind labels but the file holds non-integer values")
+        return DecodedPrediction(x.long(), kind, None, None)
+    if kind is PredKind.PROBS and (low < 0.0 or high > 1.0):
+        raise InputError(f"{path}: probabilities outside [0, 1] (min {low:.6g}, max {high:.6g})")
+    cut = DEFAULT_THRESHOLDS[kind] if threshold is None else threshold
+    return DecodedPrediction((x >= cut).to(torch.uint8), kind, None, cut)
+
+
+def decode_reference(x: torch.Tensor, *, path: object) -> torch.Tensor:
+    """A ground-truth label map as an integer tensor; fractional or non-finite values are an input error."""
+    if not x.is_floating_point():
+        return x
+    if not bool(torch.isfinite(x).all()):
+        raise InputError(f"{path}: ground truth holds NaN or infinite values")
+    if not bool((x == torch.round(x)).all()):
+        raise InputError(
+            f"{path}: ground truth holds non-integer values (e.g. {float(x[x != torch.round(x)][0]):.6g});"
+            " it must be a label map"
+        )
+    return x.long()
+
+
+def _dtype(x: torch.Tensor) -> str:
+    return str(x.dtype).replace("torch.", "")

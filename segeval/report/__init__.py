@@ -1,0 +1,1 @@
+"""Report files (writers) and terminal output (render)."""

@@ -1,0 +1,77 @@
+"""Terminal output of ``segeval score``: the one place where numbers are rounded.
+
+``table`` is a rich table on a terminal and plain aligned text otherwise (CI logs); ``json`` is
+summary.json; ``csv`` is summary.csv; ``quiet`` prints nothing. Results go to stdout; warnings and
+errors go to stderr (see :mod:`segeval.cli`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from segeval.report.writers import json_text
+
+TABLE_CLASS_METRICS = ("dice", "iou", "precision", "recall", "specificity")
+
+
+def format_number(value: float, digits: int = 4) -> str:
+    """``value`` rounded for display: ``nan`` and ``0.0000`` are printed, never blank."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nan"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}f}"
+
+
+def render(result, fmt: str, console: Console) -> None:
+    """Print ``result`` (a :class:`segeval.api.ScoreResult`) on ``console`` in format ``fmt``."""
+    if fmt == "quiet":
+        return
+    if fmt == "json":
+        console.file.write(json_text(result.to_dict()))
+        return
+    if fmt == "csv":
+        console.file.write(result.summary.to_csv(index=False, float_format="%.17g"))
+        return
+    for table in summary_tables(result, rich_box=console.is_terminal):
+        console.print(table)
+
+
+def summary_tables(result, *, rich_box: bool) -> list[Table]:
+    """Two tables: per-class means (with the pooled Dice) and case-level metrics (mean and pooled)."""
+    style = box.SIMPLE_HEAD if rich_box else None
+    summary = result.summary
+    metric_names = [m for m in TABLE_CLASS_METRICS]
+    extra = [m for m in summary["metric"].unique() if m in ("hd", "hd95", "assd", "nsd")]
+    per_class = Table(title=f"Per class: mean over {int(_count(result))} scored case(s)", box=style,
+                      title_justify="left", pad_edge=False)
+    per_class.add_column("class")
+    per_class.add_column("name")
+    for name in metric_names + extra:
+        per_class.add_column(name, justify="right")
+    per_class.add_column("dice pooled", justify="right")
+    per_class.add_column("dice n_nan", justify="right")
+    class_rows = summary[summary["class"] != "all"]
+    for (label, name), rows in class_rows.groupby(["class", "class_name"], sort=False):
+        by_metric = rows.set_index("metric")
+        per_class.add_row(
+            str(label), str(name),
+            *(format_number(by_metric.at[m, "mean"]) for m in metric_names + extra),
+            format_number(by_metric.at["dice", "pooled"]),
+            str(int(by_metric.at["dice", "n_nan"])),
+        )
+    case_level = Table(title="Per case (FCN definitions)", box=style, title_justify="left", pad_edge=False)
+    for column in ("metric", "mean", "std", "median", "min", "max", "pooled", "n_nan"):
+        case_level.add_column(column, justify="left" if column == "metric" else "right")
+    for _, row in summary[summary["class"] == "all"].iterrows():
+        case_level.add_row(row["metric"], *(format_number(row[k]) for k in ("mean", "std", "median", "min", "max",
+                                                                            "pooled")), str(int(row["n_nan"])))
+    return [per_class, case_level]
+
+
+def _count(result) -> int:
+    return sum(1 for record in result.cases if record.scored)

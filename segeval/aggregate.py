@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -138,15 +137,25 @@ def _statistics(values: np.ndarray) -> dict[str, np.ndarray]:
         mean = np.where(n > 0, safe.sum(axis=0) / np.maximum(n, 1), np.nan)
         sq = np.where(valid, (values - mean) ** 2, 0.0).sum(axis=0)
         std = np.where(n > 1, np.sqrt(sq / np.maximum(n - 1, 1)), np.nan)
-    quantiles = {}
-    for key, q in (("min", 0), ("q25", 25), ("median", 50), ("q75", 75), ("max", 100)):
-        if values.shape[0] == 0:
-            quantiles[key] = np.full(values.shape[1:], np.nan)
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN, as intended
-            quantiles[key] = np.nanpercentile(values, q, axis=0)
+    ordered = np.sort(values, axis=0)  # NaN sorts last, so the first n[j] entries of column j are its values
+    quantiles = {key: _quantile(ordered, n, q) for key, q in
+                 (("min", 0.0), ("q25", 0.25), ("median", 0.5), ("q75", 0.75), ("max", 1.0))}
     return {"mean": mean, "std": std, **quantiles, "n": n, "n_nan": values.shape[0] - n}
+
+
+def _quantile(ordered: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
+    """Linear-interpolation quantile (NumPy's default) of each column's first ``n`` sorted values."""
+    if ordered.shape[0] == 0:
+        return np.full(ordered.shape[1:], np.nan)
+    position = np.maximum(n - 1, 0) * q
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, np.maximum(n - 1, 0))
+    low = np.take_along_axis(ordered, below[None], axis=0)[0]
+    high = np.take_along_axis(ordered, above[None], axis=0)[0]
+    fraction = position - below
+    with np.errstate(invalid="ignore"):
+        result = np.where(fraction > 0, low + (high - low) * fraction, low)
+    return np.where(n > 0, result, np.nan)
 
 
 def _summary_table(labels, class_names, per_class: MetricArrays, per_case_level: MetricArrays,

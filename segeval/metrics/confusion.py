@@ -65,9 +65,10 @@ def joint_histograms(preds: list[torch.Tensor], gts: list[torch.Tensor]) -> list
 
     Notes
     -----
-    With non-negative labels up to :data:`MAX_DENSE_LABEL`, case ``b`` contributes
-    ``b K² + g K + p`` to a single histogram of ``B K²`` bins (``K`` = largest value + 1), so a
-    batch costs one pass over its pixels whatever its number of classes.
+    With non-negative labels up to :data:`MAX_DENSE_LABEL`, each pixel goes to bin ``g K + p``
+    (``K`` = largest value in the batch + 1), computed in the smallest integer dtype that holds
+    ``K²`` bins, so a case costs one ``bincount`` pass whatever its number of classes; the batch
+    is copied back to the host once.
     """
     if not preds:
         return []
@@ -79,14 +80,21 @@ def joint_histograms(preds: list[torch.Tensor], gts: list[torch.Tensor]) -> list
     if low < 0 or high > MAX_DENSE_LABEL:
         return [_sparse_histogram(p, g) for p, g in zip(preds, gts)]
     k = high + 1
-    index = torch.cat(
-        [
-            (g.reshape(-1).long() * k + p.reshape(-1).long()) + b * k * k
-            for b, (p, g) in enumerate(zip(preds, gts))
-        ]
-    )
-    counts = torch.bincount(index, minlength=len(preds) * k * k).reshape(len(preds), k, k).cpu().numpy()
+    index_dtype = _index_dtype(k * k)
+    counts = torch.stack([
+        torch.bincount((g.reshape(-1).to(index_dtype) * k + p.reshape(-1).to(index_dtype)), minlength=k * k)
+        for p, g in zip(preds, gts)
+    ]).reshape(len(preds), k, k).cpu().numpy()
     return [_trim(np.arange(k), cm) for cm in counts]
+
+
+def _index_dtype(n_bins: int) -> torch.dtype:
+    """The smallest integer dtype holding bin indices below ``n_bins`` (fewer bytes, faster passes)."""
+    if n_bins <= 256:
+        return torch.uint8
+    if n_bins <= 2**15:
+        return torch.int16
+    return torch.int32 if n_bins <= 2**31 else torch.int64
 
 
 def _sparse_histogram(pred: torch.Tensor, gt: torch.Tensor) -> RawCounts:

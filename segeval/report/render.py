@@ -35,7 +35,7 @@ def render(result, fmt: str, console: Console) -> None:
         console.file.write(json_text(result.to_dict()))
         return
     if fmt == "csv":
-        console.file.write(result.summary.to_csv(index=False, float_format="%.17g"))
+        console.file.write(result.summary.to_csv(index=False))
         return
     for table in summary_tables(result, rich_box=console.is_terminal):
         console.print(table)

@@ -36,8 +36,8 @@ def write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:
 
 
 def write_csv(path: Path, table: pd.DataFrame) -> None:
-    """Write ``table`` as CSV at full precision (``repr`` of each float; NaN as an empty field)."""
-    write_atomic(path, lambda handle: table.to_csv(handle, index=False, float_format="%.17g"))
+    """Write ``table`` as CSV at full precision (shortest round-trip repr of each float; NaN as an empty field)."""
+    write_atomic(path, lambda handle: table.to_csv(handle, index=False))
 
 
 def to_json_value(value: object) -> object:

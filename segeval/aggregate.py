@@ -4,10 +4,12 @@
   value, status``; case-level metrics have class ``all``; failed cases have one row per case-level
   metric with an empty value and status ``failed``.
 - ``summary``: one row per (class, metric): ``class, class_name, metric, mean, std, median, q25,
-  q75, min, max, n, n_nan, pooled``. Statistics run over the scored cases whose value is not NaN
-  (``n``); ``n_nan`` counts the NaN values (e.g. both-empty classes). ``std`` is the sample
-  standard deviation (ddof = 1). ``pooled`` is the metric of the confusion matrix summed over all
-  scored cases (FCN / mmsegmentation style), or empty where that has no meaning.
+  q75, min, max, n, n_nan, pooled, ci_low, ci_high``. Statistics run over the scored cases whose
+  value is not NaN (``n``); ``n_nan`` counts the NaN values (e.g. both-empty classes). ``std`` is
+  the sample standard deviation (ddof = 1). ``pooled`` is the metric of the confusion matrix
+  summed over all scored cases (FCN / mmsegmentation style), or empty where that has no meaning.
+  ``ci_low``/``ci_high`` bound a seeded percentile-bootstrap interval of the mean (empty when
+  turned off with ``ci=0``).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import pandas as pd
 from segeval.cases import BACKGROUND, CaseRecord
 from segeval.metrics.confusion import class_matrix
 from segeval.metrics.overlap import CASE_METRICS, STATUSES, case_metrics, class_metrics
+from segeval.stats import bootstrap_mean_ci
 
 PER_CASE_COLUMNS = ["case", "class", "class_name", "metric", "value", "status"]
 SUMMARY_COLUMNS = ["class", "class_name", "metric", "mean", "std", "median", "q25", "q75", "min", "max", "n",
-                   "n_nan", "pooled"]
+                   "n_nan", "pooled", "ci_low", "ci_high"]
 VOLUME_METRICS = ("ref_volume", "pred_volume")
 
 MetricArrays = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -43,7 +46,7 @@ class Tables:
 
 
 def build_tables(records: list[CaseRecord], labels: list[int], class_names: list[str], *,
-                 include_background: bool, empty_score: float,
+                 include_background: bool, empty_score: float, ci: float = 0.95,
                  extra_class_metrics: MetricArrays | None = None) -> Tables:
     """Compute every metric from the cases' confusion matrices and lay them out as tables."""
     scored = [r for r in records if r.scored]
@@ -67,7 +70,7 @@ def build_tables(records: list[CaseRecord], labels: list[int], class_names: list
     pooled_case = {name: float(values) for name, (values, _) in case_metrics(pooled_cm, foreground, empty_score).items()}
 
     per_case = _per_case_table(records, scored, labels, class_names, per_class, per_case_level)
-    summary = _summary_table(labels, class_names, per_class, per_case_level, pooled_class, pooled_case)
+    summary = _summary_table(labels, class_names, per_class, per_case_level, pooled_class, pooled_case, ci)
     return Tables(per_case=per_case, summary=summary, dataset=pooled_case, confusion=pooled_cm)
 
 
@@ -159,8 +162,12 @@ def _quantile(ordered: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
 
 
 def _summary_table(labels, class_names, per_class: MetricArrays, per_case_level: MetricArrays,
-                   pooled_class: dict[str, np.ndarray], pooled_case: dict[str, float]) -> pd.DataFrame:
+                   pooled_class: dict[str, np.ndarray], pooled_case: dict[str, float], ci: float) -> pd.DataFrame:
     rows = []
+
+    def interval(column: np.ndarray) -> tuple[float, float]:
+        return bootstrap_mean_ci(column, ci) if ci > 0 else (np.nan, np.nan)
+
     for metric, (values, _) in per_class.items():
         stats = _statistics(values)
         pooled = pooled_class.get(metric)
@@ -168,12 +175,14 @@ def _summary_table(labels, class_names, per_class: MetricArrays, per_case_level:
             row = {"class": str(label), "class_name": name, "metric": metric}
             row.update({k: v[j] for k, v in stats.items()})
             row["pooled"] = float(pooled[j]) if pooled is not None else np.nan
+            row["ci_low"], row["ci_high"] = interval(values[:, j])
             rows.append(row)
     for metric, (values, _) in per_case_level.items():
         stats = _statistics(values[:, None])
         row = {"class": "all", "class_name": "all", "metric": metric}
         row.update({k: v[0] for k, v in stats.items()})
         row["pooled"] = pooled_case.get(metric, np.nan)
+        row["ci_low"], row["ci_high"] = interval(values)
         rows.append(row)
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     order = {"all": len(labels)}

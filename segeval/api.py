@@ -22,9 +22,11 @@ import pandas as pd
 
 from segeval import __version__
 from segeval.aggregate import Tables, build_tables
-from segeval.cases import CaseRecord, LoadedCase, count_batch, load_case
+from segeval.cases import BACKGROUND, CaseRecord, LoadedCase, count_batch, load_case
+from segeval.compare import Comparison, compare_reports, read_report, report_from_result
 from segeval.config import ScoreConfig, default_workers, resolve_device
 from segeval.errors import PairingError, UsageError
+from segeval.gate import GateResult, evaluate_gates
 from segeval.io.palette import read_palette
 from segeval.io.pairing import CasePair, Pairing, discover_pairs, read_manifest
 from segeval.metrics.catalog import METRICS
@@ -55,6 +57,20 @@ class ScoreResult:
     skipped_files: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
+    gates: list[GateResult] = field(default_factory=list)
+    """Verdicts of ``config.gates`` and of the baseline limits (``max_drop``/``max_rise``)."""
+    comparison: Comparison | None = None
+    """The comparison with ``config.baseline``, when one was given."""
+
+    @property
+    def foreground_labels(self) -> list[int]:
+        """Labels that class means average: all but the background (0) unless it is included."""
+        return [v for v in self.labels if self.config.include_background or v != BACKGROUND]
+
+    @property
+    def passed(self) -> bool:
+        """Every gate passed (True when there are none)."""
+        return all(g.passed for g in self.gates)
 
     @property
     def failed(self) -> list[CaseRecord]:
@@ -81,6 +97,7 @@ class ScoreResult:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "inputs": self.inputs,
             "config": {**self.config.as_dict(), "device": self.device},
+            "config_sources": self.config.sources,
             "labels": self.labels,
             "class_names": self.class_names,
             "counts": {
@@ -103,6 +120,8 @@ class ScoreResult:
                 for spec in METRICS
             },
             "summary": self.summary.to_dict(orient="records"),
+            "gates": {"passed": self.passed, "results": [g.as_dict() for g in self.gates]},
+            "comparison": self.comparison.as_dict() if self.comparison is not None else None,
             "cases": [_case_dict(r) for r in self.cases],
             "versions": _versions(),
             "timings": self.timings,
@@ -174,10 +193,10 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
     labels = _label_set(records, config)
     class_names = config.named_classes(labels)
     tables: Tables = build_tables(records, labels, class_names, include_background=config.include_background,
-                                  empty_score=config.empty_score)
+                                  empty_score=config.empty_score, ci=config.ci)
     finished = time.perf_counter()
     n_scored = max(1, sum(r.scored for r in records))
-    return ScoreResult(
+    result = ScoreResult(
         per_case=tables.per_case,
         summary=tables.summary,
         dataset=tables.dataset,
@@ -198,6 +217,12 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
         },
         device=str(device),
     )
+    result.gates = evaluate_gates(config.parsed_gates(), result)
+    if config.baseline is not None:
+        result.comparison = compare_reports(read_report(config.baseline), report_from_result(result),
+                                            level=config.ci or 0.95, limits=config.parsed_limits())
+        result.gates += result.comparison.gates
+    return result
 
 
 def _pair(preds, gts, config: ScoreConfig) -> Pairing:

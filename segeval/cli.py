@@ -7,6 +7,7 @@ Results go to stdout; progress, warnings and errors go to stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import json
@@ -35,7 +36,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class OutputFormat(str, enum.Enum):
@@ -102,9 +103,11 @@ def _empty_score(text: str) -> float:
 
 @app.command(epilog="Examples:\n\n  segeval score preds/ gts/\n\n"
                     "  segeval score preds/ gts/ --out reports/ --num-classes 4 --ignore-index 255\n\n"
+                    "  segeval score preds/ gts/ --gate 'dice>=0.85' --gate 'failed==0' --junit gates.xml\n\n"
                     "  segeval score --pairs manifest.csv --format json")
 @handle_errors
 def score(
+    ctx: typer.Context,
     preds: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of predictions: label maps, "
                                                          "probability maps or logits.", show_default=False)] = None,
     gts: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of ground-truth label maps.",
@@ -152,6 +155,24 @@ def score(
                                                       "CUDA).")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Threads decoding files while the kernel runs "
                                                    "(default min(4, CPUs)).")] = None,
+    ci: Annotated[float, typer.Option(help="Coverage of the bootstrap confidence intervals of the means "
+                                      "(seeded); 0 turns them off.")] = 0.95,
+    gate: Annotated[Optional[list[str]], typer.Option("--gate", "-g", help="Quality gate, repeatable: "
+                                                      "METRIC[CLASS].STAT OP NUMBER, e.g. 'dice>=0.85', "
+                                                      "'hd95[liver]<=6', 'dice.p05>=0.6', 'failed==0'. "
+                                                      "Exit code 1 when one fails.")] = None,
+    baseline: Annotated[Optional[Path], typer.Option(help="Compare with a previous report folder (paired "
+                                                     "change, bootstrap CI, Wilcoxon p).")] = None,
+    max_drop: Annotated[Optional[list[str]], typer.Option(help="With --baseline: largest allowed fall of a "
+                                                          "mean, e.g. dice=0.01 (repeatable).")] = None,
+    max_rise: Annotated[Optional[list[str]], typer.Option(help="With --baseline: largest allowed rise of a "
+                                                          "mean, e.g. hd95=0.5 (repeatable).")] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="Write gate verdicts and failed cases as JUnit XML.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown summary (e.g. "
+                                                     "$GITHUB_STEP_SUMMARY).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="Settings file: segeval.toml or a pyproject.toml with "
+                                                   "[tool.segeval]. Default: ./segeval.toml, then "
+                                                   "./pyproject.toml. Command-line options win.")] = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
                                                         case_sensitive=False)] = OutputFormat.table,
     progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
@@ -161,46 +182,99 @@ def score(
     Pairs files by name (extension stripped), reads PNG/TIFF/BMP, NIfTI/MHA/NRRD and NPY/NPZ,
     counts one confusion matrix per case and derives Dice, IoU, precision, recall, specificity,
     volume similarity, pixel accuracy, mean pixel accuracy, mIoU, FWIoU and mean Dice, per case
-    and pooled over the dataset. Exit code 0 when every case was scored, 3 when some failed.
+    and pooled over the dataset. Exit codes: 0 ok, 1 a gate failed, 2 usage error, 3 some cases
+    failed (3 wins over 1).
     """
     from segeval.api import score as run_score
-    from segeval.report.render import render
+    from segeval.config_file import find_config, read_config
 
-    options = dict(
-        labels=_int_list(labels, "--labels"),
-        num_classes=num_classes,
-        class_names=tuple(n.strip() for n in class_names.split(",")) if class_names else None,
-        ignore_index=ignore_index,
-        include_background=include_background,
-        empty_score=_empty_score(empty_score),
-        pred_kind=pred_kind,
-        channel_axis=channel_axis,
-        threshold=threshold,
-        palette=palette,
-        recursive=recursive,
-        pred_suffix=pred_suffix,
-        gt_suffix=gt_suffix,
-        pairs=pairs,
-        allow_missing=allow_missing,
-        skip_missing=skip_missing,
-        spacing=_float_list(spacing, "--spacing"),
-        geometry_tolerance=geometry_tolerance,
-        device=device,
-        batch_size=batch_size,
-        workers=workers,
-    )
-    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    given = {
+        "out": out, "labels": _int_list(labels, "--labels"), "num_classes": num_classes,
+        "class_names": tuple(n.strip() for n in class_names.split(",")) if class_names else None,
+        "ignore_index": ignore_index, "include_background": include_background,
+        "empty_score": _empty_score(empty_score), "pred_kind": pred_kind, "channel_axis": channel_axis,
+        "threshold": threshold, "palette": palette, "recursive": recursive, "pred_suffix": pred_suffix,
+        "gt_suffix": gt_suffix, "pairs": pairs, "allow_missing": allow_missing, "skip_missing": skip_missing,
+        "spacing": _float_list(spacing, "--spacing"), "geometry_tolerance": geometry_tolerance, "device": device,
+        "batch_size": batch_size, "workers": workers, "ci": ci, "gates": tuple(gate or ()), "baseline": baseline,
+        "max_drop": tuple(max_drop or ()), "max_rise": tuple(max_rise or ()), "junit": junit,
+        "markdown": markdown, "format": output_format,
+    }
+    parameter = {"gates": "gate", "format": "output_format"}
+    config_path = find_config(config)
+    from_file = read_config(config_path) if config_path is not None else {}
+    settings, sources = {}, {}
+    for key, value in given.items():
+        if _from_command_line(ctx, parameter.get(key, key)):
+            settings[key], sources[key] = value, "cli"
+        elif key in from_file:
+            settings[key], sources[key] = from_file[key], str(config_path)
+        else:
+            settings[key] = value
+    out, junit, markdown = settings.pop("out"), settings.pop("junit"), settings.pop("markdown")
+    fmt = _output_format(settings.pop("format"))
+    from segeval.config import ScoreConfig
+    from segeval.gate import direction_warning
+
+    score_config = ScoreConfig(**settings, sources=sources)
+    for parsed in score_config.parsed_gates():
+        if (warning := direction_warning(parsed)) is not None:
+            stderr.print(f"warning: {warning}", highlight=False, markup=False)
+
+    show_progress = progress and stderr.is_terminal and fmt is not OutputFormat.quiet
     with _progress_bar(show_progress) as advance:
-        result = run_score(preds, gts, progress=advance, **options)
+        result = run_score(preds, gts, progress=advance, **{f.name: getattr(score_config, f.name)
+                                                            for f in dataclasses.fields(score_config)})
+    _write_outputs(result, out, junit, markdown)
+    _warn(result)
+    _render(result, fmt)
+    raise typer.Exit(code=int(run_exit_code(result)))
+
+
+def _output_format(value: object) -> OutputFormat:
+    try:
+        return OutputFormat(str(getattr(value, "value", value)).lower())
+    except ValueError:
+        raise UsageError(f"format must be one of {', '.join(f.value for f in OutputFormat)}, got {value!r}") from None
+
+
+def _from_command_line(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+
+
+def run_exit_code(result) -> ExitCode:
+    """3 when a case failed (input errors win), else 1 when a gate failed, else 0."""
+    if result.failed:
+        return ExitCode.INPUT
+    if not result.passed:
+        return ExitCode.GATE_FAILED
+    return ExitCode.OK
+
+
+def _write_outputs(result, out: Path | None, junit: Path | None, markdown: Path | None) -> None:
+    from segeval.report.ci import write_junit, write_markdown
 
     if out is not None:
         paths = result.write(out)
         stderr.print(f"reports written to {paths['per_case'].parent}/ (per_case.csv, summary.csv, summary.json)",
                      highlight=False)
-    _warn(result)
-    render(result, output_format.value, _stdout_console(soft_wrap=output_format is not OutputFormat.table))
-    if result.failed:
-        raise typer.Exit(code=int(ExitCode.INPUT))
+    if junit is not None:
+        write_junit(junit, result.gates, result.failed)
+    if markdown is not None:
+        write_markdown(markdown, result, result.gates, result.comparison)
+
+
+def _render(result, fmt: OutputFormat) -> None:
+    from segeval.report.render import render, render_comparison, render_gates
+
+    console = _stdout_console(soft_wrap=fmt is not OutputFormat.table)
+    render(result, fmt.value, console)
+    if fmt is OutputFormat.table:
+        if result.comparison is not None:
+            render_comparison(result.comparison, console)
+        if result.gates:
+            render_gates(result.gates, console)
 
 
 class _progress_bar:
@@ -256,6 +330,61 @@ def _warn(result) -> None:
     if result.failed:
         stderr.print(f"{len(result.failed)} of {len(result.cases)} case(s) failed; the others were scored",
                      highlight=False)
+
+
+@app.command(epilog="Examples:\n\n  segeval compare reports_main/ reports_pr/\n\n"
+                    "  segeval compare reports_main/ reports_pr/ --max-drop dice=0.01 --max-rise hd95=0.5 --junit cmp.xml")
+@handle_errors
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="Baseline report: a folder from --out, its summary.json or "
+                                             "per_case.csv.", show_default=False)],
+    current: Annotated[Path, typer.Argument(help="Current report, in the same forms.", show_default=False)],
+    max_drop: Annotated[Optional[list[str]], typer.Option(help="Largest allowed fall of a mean, e.g. dice=0.01 or "
+                                                          "dice[liver]=0.02 (repeatable).")] = None,
+    max_rise: Annotated[Optional[list[str]], typer.Option(help="Largest allowed rise of a mean, e.g. "
+                                                          "hd95=0.5 (repeatable).")] = None,
+    ci: Annotated[float, typer.Option(help="Coverage of the bootstrap interval of the mean paired "
+                                      "difference.")] = 0.95,
+    all_classes: Annotated[bool, typer.Option("--all-classes", help="Show every class, not only foreground "
+                                              "means and case-level metrics.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write comparison.csv and comparison.json "
+                                                "here.")] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="Write the limit verdicts as JUnit XML.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown summary of the changes.")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
+                                                        case_sensitive=False)] = OutputFormat.table,
+) -> None:
+    """Compare two reports: change of each mean over paired cases, with a bootstrap 95% interval and a
+    Wilcoxon signed-rank p-value; the cases that got most worse; cases in only one report.
+    Exit code 1 when a --max-drop/--max-rise limit is exceeded."""
+    from segeval.compare import compare_reports, comparison_markdown, parse_limits, read_report
+    from segeval.report.ci import write_junit
+    from segeval.report.render import render_comparison, render_gates
+    from segeval.report.writers import json_text, prepare_out_dir, write_atomic, write_csv, write_json
+
+    if not 0.0 < ci < 1.0:
+        raise UsageError(f"--ci must be in (0, 1), got {ci}")
+    limits = parse_limits(tuple(max_drop or ()), "drop") + parse_limits(tuple(max_rise or ()), "rise")
+    comparison = compare_reports(read_report(baseline), read_report(current), level=ci, limits=limits)
+    if out is not None:
+        folder = prepare_out_dir(out)
+        write_csv(folder / "comparison.csv", comparison.table)
+        write_json(folder / "comparison.json", comparison.as_dict())
+    if junit is not None:
+        write_junit(junit, comparison.gates, [])
+    if markdown is not None:
+        text = comparison_markdown(comparison)
+        write_atomic(markdown, lambda handle: handle.write(text))
+    console = _stdout_console(soft_wrap=output_format is not OutputFormat.table)
+    if output_format is OutputFormat.json:
+        console.file.write(json_text(comparison.as_dict()))
+    elif output_format is OutputFormat.csv:
+        console.file.write(comparison.table.to_csv(index=False))
+    elif output_format is OutputFormat.table:
+        render_comparison(comparison, console, classes=() if all_classes else ("foreground", "all"))
+        if comparison.gates:
+            render_gates(comparison.gates, console)
+    raise typer.Exit(code=int(ExitCode.OK if comparison.passed else ExitCode.GATE_FAILED))
 
 
 @app.command(name="metrics")

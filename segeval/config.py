@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -53,13 +53,25 @@ class ScoreConfig:
     """Cases per kernel call; default 1 on CPU, 8 on CUDA."""
     workers: int | None = None
     """Threads decoding files while the kernel runs; default min(4, CPU count)."""
+    ci: float = 0.95
+    """Coverage of the bootstrap confidence intervals of the means in the summary; 0 turns them off."""
+    gates: tuple[str, ...] = ()
+    """Quality gates, e.g. ``("dice>=0.85", "hd95[liver]<=6", "failed==0")`` (docs/gates.md)."""
+    baseline: Path | None = None
+    """A previous report (folder, summary.json or per_case.csv) to compare this run with."""
+    max_drop: tuple[str, ...] = ()
+    """Limits on falls of the mean versus the baseline, e.g. ``("dice=0.01",)``."""
+    max_rise: tuple[str, ...] = ()
+    """Limits on rises of the mean versus the baseline, e.g. ``("hd95=0.5",)``."""
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+    """Where each setting came from (``cli``, ``<config file>``); unlisted settings are defaults."""
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:
             object.__setattr__(self, name, value)
 
         put("pred_kind", _enum(PredKind, self.pred_kind, "pred_kind"))
-        for name in ("palette", "pairs"):
+        for name in ("palette", "pairs", "baseline"):
             if getattr(self, name) is not None:
                 put(name, Path(getattr(self, name)))
         if self.labels is not None and self.num_classes is not None:
@@ -92,7 +104,28 @@ class ScoreConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if not 0.0 <= self.ci < 1.0:
+            raise UsageError(f"--ci must be in [0, 1), got {self.ci}")
+        for name in ("gates", "max_drop", "max_rise"):
+            put(name, tuple(getattr(self, name)))
+        if (self.max_drop or self.max_rise) and self.baseline is None:
+            raise UsageError("--max-drop/--max-rise need --baseline")
+        self.parsed_gates()  # fail fast on a bad expression, before any file is read
+        self.parsed_limits()
         resolve_device(self.device)
+
+    def parsed_gates(self) -> list:
+        """The gates as :class:`segeval.gate.Gate` objects."""
+        from segeval.gate import parse_gate
+
+        return [parse_gate(text, source=self.sources.get("gates", "library")) for text in self.gates]
+
+    def parsed_limits(self) -> list:
+        """``max_drop`` and ``max_rise`` as gates on the change of the mean."""
+        from segeval.compare import parse_limits
+
+        return parse_limits(self.max_drop, "drop") + parse_limits(self.max_rise, "rise")
+
 
     def named_classes(self, labels: list[int]) -> list[str]:
         """A name for each of ``labels``: from ``class_names`` or ``"class_<value>"``."""
@@ -120,6 +153,8 @@ class ScoreConfig:
         """Every option as JSON-ready values (paths as strings, NaN as None, enums by value)."""
         out: dict[str, object] = {}
         for f in fields(self):
+            if f.name == "sources":
+                continue
             value = getattr(self, f.name)
             if isinstance(value, PredKind):
                 value = value.value

@@ -115,6 +115,8 @@ def _read_pillow(path: Path, palette: dict[tuple[int, ...], int] | None) -> Imag
         raise InputError(f"{path}: not a readable image (corrupt or not really {path.suffix})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: cannot decode image ({exc})") from None
+    if len({frame.shape for frame in frames}) > 1:
+        raise InputError(f"{path}: pages of different sizes {sorted({f.shape for f in frames})} cannot form a volume")
     array = frames[0] if len(frames) == 1 else np.stack(frames)
     return ImageData(path=path, array=array, format="image")
 

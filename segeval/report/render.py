@@ -75,3 +75,44 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
 
 def _count(result) -> int:
     return sum(1 for record in result.cases if record.scored)
+
+
+def render_gates(gates, console: Console) -> None:
+    """The gate table: value, threshold, margin and verdict of each gate."""
+    table = Table(title="Quality gates", box=box.SIMPLE_HEAD if console.is_terminal else None,
+                  title_justify="left", pad_edge=False)
+    for column in ("gate", "value", "threshold", "margin", "result", "source"):
+        table.add_column(column, justify="left" if column in ("gate", "result", "source") else "right")
+    for result in gates:
+        verdict = "pass" if result.passed else "FAIL" + (f" ({result.note})" if result.note else "")
+        if console.is_terminal:
+            verdict = f"[green]{verdict}[/]" if result.passed else f"[bold red]{verdict}[/]"
+        table.add_row(result.gate.expression, format_number(result.value), f"{result.gate.threshold:g}",
+                      format_number(result.margin), verdict, result.gate.source)
+    console.print(table)
+
+
+def render_comparison(comparison, console: Console, *, classes: tuple[str, ...] = ("foreground", "all")) -> None:
+    """Changes of the means versus a baseline (foreground means and case-level metrics by default)."""
+    table = Table(title=f"Change versus baseline {comparison.baseline}", box=box.SIMPLE_HEAD if console.is_terminal
+                  else None, title_justify="left", pad_edge=False)
+    for column in ("class", "metric", "n", "baseline", "current", "delta", "ci_low", "ci_high", "p"):
+        table.add_column(column, justify="left" if column in ("class", "metric") else "right")
+    rows = comparison.table if not classes else comparison.table[comparison.table["class"].isin(classes)]
+    for _, row in rows.iterrows():
+        table.add_row(str(row["class"]), row["metric"], str(row["n_pairs"]), format_number(row["baseline_mean"]),
+                      format_number(row["current_mean"]), format_number(row["delta"]), format_number(row["ci_low"]),
+                      format_number(row["ci_high"]), format_number(row["p_value"]))
+    console.print(table)
+    if comparison.only_baseline or comparison.only_current:
+        console.print(f"cases only in the baseline: {len(comparison.only_baseline)}; "
+                      f"only in the current report: {len(comparison.only_current)}", markup=False)
+    if not comparison.worst_cases.empty:
+        worst = Table(title="Cases that got most worse", box=box.SIMPLE_HEAD if console.is_terminal else None,
+                      title_justify="left", pad_edge=False)
+        for column in ("case", "metric", "baseline", "current", "delta"):
+            worst.add_column(column, justify="left" if column in ("case", "metric") else "right")
+        for _, row in comparison.worst_cases.head(5).iterrows():
+            worst.add_row(str(row["case"]), row["metric"], format_number(row["baseline"]),
+                          format_number(row["current"]), format_number(row["delta"]))
+        console.print(worst)

@@ -13,6 +13,7 @@ derived from it runs in float64 NumPy on the small C×C matrices (:func:`overlap
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,10 +83,27 @@ def joint_histograms(preds: list[torch.Tensor], gts: list[torch.Tensor]) -> list
     k = high + 1
     index_dtype = _index_dtype(k * k)
     counts = torch.stack([
-        torch.bincount((g.reshape(-1).to(index_dtype) * k + p.reshape(-1).to(index_dtype)), minlength=k * k)
+        _bincount(torch.add(p.reshape(-1).to(index_dtype), g.reshape(-1).to(index_dtype), alpha=k), k * k)
         for p, g in zip(preds, gts)
     ]).reshape(len(preds), k, k).cpu().numpy()
     return [_trim(np.arange(k), cm) for cm in counts]
+
+
+PARALLEL_BINCOUNT_MIN = 1 << 20
+"""CPU histograms of at least this many pixels are split over torch's intra-op thread count."""
+_pool: ThreadPoolExecutor | None = None
+
+
+def _bincount(index: torch.Tensor, n_bins: int) -> torch.Tensor:
+    """``torch.bincount`` that uses every CPU thread on large inputs (torch's own is single-threaded on CPU)."""
+    global _pool
+    threads = torch.get_num_threads()
+    if index.device.type != "cpu" or threads < 2 or index.numel() < PARALLEL_BINCOUNT_MIN:
+        return torch.bincount(index, minlength=n_bins)
+    if _pool is None or _pool._max_workers != threads:
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="segeval-bincount")
+    parts = _pool.map(lambda chunk: torch.bincount(chunk, minlength=n_bins), index.chunk(threads))
+    return torch.stack(list(parts)).sum(dim=0)
 
 
 def _index_dtype(n_bins: int) -> torch.dtype:

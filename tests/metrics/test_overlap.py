@@ -227,3 +227,15 @@ def test_permuting_label_values_permutes_per_class_results(data):
     b = case_metrics(confusion(perm[pred], perm[gt], labels), fg)
     for name in ("pixel_accuracy", "miou", "fwiou", "mean_pixel_accuracy", "mean_dice"):
         assert a[name][0] == pytest.approx(b[name][0], nan_ok=True)
+
+
+def test_parallel_cpu_bincount_equals_the_single_threaded_one(monkeypatch):
+    import segeval.metrics.confusion as confusion_module
+
+    rng = np.random.default_rng(5)
+    pred, gt = rng.integers(0, 6, size=(41, 37)), rng.integers(0, 6, size=(41, 37))
+    (single,) = joint_histograms([torch.from_numpy(pred)], [torch.from_numpy(gt)])
+    monkeypatch.setattr(confusion_module, "PARALLEL_BINCOUNT_MIN", 16)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    (parallel,) = joint_histograms([torch.from_numpy(pred)], [torch.from_numpy(gt)])
+    np.testing.assert_array_equal(parallel.cm, single.cm)

@@ -54,6 +54,8 @@ class ScoreResult:
     config: ScoreConfig
     inputs: dict[str, str | None]
     missing_gt: list[str] = field(default_factory=list)
+    skipped_missing: list[str] = field(default_factory=list)
+    """Cases without prediction left out of the scores (``skip_missing``)."""
     skipped_files: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
@@ -79,8 +81,8 @@ class ScoreResult:
 
     @property
     def missing_pred(self) -> list[str]:
-        """Cases with a ground truth and no prediction."""
-        return [r.case for r in self.cases if r.status == "missing_pred"]
+        """Cases with a ground truth and no prediction: scored as empty predictions, or skipped."""
+        return sorted([r.case for r in self.cases if r.status == "missing_pred"] + self.skipped_missing)
 
     def metric(self, name: str, class_: int | str = "all", statistic: str = "mean") -> float:
         """One number of the summary, e.g. ``result.metric("dice", 1)`` or ``("miou", statistic="pooled")``."""
@@ -110,6 +112,7 @@ class ScoreResult:
             },
             "failed": [{"case": r.case, "pred": r.pred, "gt": r.gt, "error": r.error} for r in self.failed],
             "missing": {"pred": self.missing_pred, "gt": self.missing_gt},
+            "missing_pred_policy": "skipped" if self.config.skip_missing else "scored as empty prediction",
             "skipped_files": self.skipped_files,
             "dataset": self.dataset,
             "confusion_matrix": {"labels": self.labels, "rows": "reference", "columns": "prediction",
@@ -207,6 +210,7 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
         config=config,
         inputs={"preds": _str(preds), "gts": _str(gts), "pairs": _str(config.pairs)},
         missing_gt=pairing.missing_gt,
+        skipped_missing=[p.case for p in pairing.missing_pred] if config.skip_missing else [],
         skipped_files=[str(p) for p in pairing.skipped_files],
         timings={
             "total_s": finished - started,

@@ -317,8 +317,9 @@ def _warn(result) -> None:
         stderr.print(f"warning: skipped {len(result.skipped_files)} file(s) with unsupported extensions, e.g. "
                      f"{result.skipped_files[0]}", highlight=False)
     if result.missing_pred:
-        stderr.print(f"warning: {len(result.missing_pred)} case(s) without prediction scored as empty "
-                     f"predictions: {', '.join(result.missing_pred[:5])}", highlight=False)
+        what = "skipped" if result.skipped_missing else "scored as empty predictions"
+        stderr.print(f"warning: {len(result.missing_pred)} case(s) without prediction {what}: "
+                     f"{', '.join(result.missing_pred[:5])}", highlight=False)
     if result.missing_gt:
         stderr.print(f"warning: {len(result.missing_gt)} prediction(s) without ground truth not scored: "
                      f"{', '.join(result.missing_gt[:5])}", highlight=False)

@@ -39,7 +39,9 @@ _TORCH_SAFE = {np.dtype(np.uint16): np.int32, np.dtype(np.uint32): np.int64, np.
 
 
 def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``array`` as a tensor on ``device`` (unsigned 16/32/64-bit widened to a signed type torch supports)."""
+    """``array`` as a tensor on ``device`` (native byte order; unsigned 16/32/64-bit widened to a signed type)."""
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype in _TORCH_SAFE:
         array = array.astype(_TORCH_SAFE[array.dtype])
     elif array.dtype == np.bool_:

@@ -95,9 +95,11 @@ def read_manifest(path: str | Path) -> Pairing:
             )
         rows = list(reader)
     pairs, seen = [], set()
-    for row in rows:
+    for line, row in enumerate(rows, start=2):
+        if not (row.get("gt") or "").strip() or None in row.values():
+            raise UsageError(f"pairs manifest {path}: line {line}: expected pred,gt[,case], got {list(row.values())}")
         gt = _resolve(path.parent, row["gt"])
-        pred = _resolve(path.parent, row["pred"]) if row["pred"].strip() else None
+        pred = _resolve(path.parent, row["pred"]) if (row["pred"] or "").strip() else None
         case = (row.get("case") or "").strip() or _strip(gt.name, "")
         if case in seen:
             raise UsageError(f"pairs manifest {path}: case {case!r} is listed twice")
@@ -131,14 +133,14 @@ def _case_files(folder: Path, side: str, recursive: bool, suffix: str) -> tuple[
     files: dict[str, Path] = {}
     skipped: list[Path] = []
     for path in sorted(candidates):
-        if not path.is_file() or path.name.startswith("."):
-            continue
+        relative = path.relative_to(folder)
+        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+            continue  # hidden files and folders (.DS_Store, .ipynb_checkpoints/)
         if path.suffix.lower() == ".raw" or path.name.lower().endswith(".raw.gz"):
             continue  # pixel data of a .mhd/.nhdr header, read through the header
         if format_suffix(path) is None:
             skipped.append(path)
             continue
-        relative = path.relative_to(folder)
         name = (relative.parent / _strip(path.name, suffix)).as_posix()
         if name in files:
             raise PairingError(

@@ -19,6 +19,7 @@ Every failure is an :class:`~segeval.errors.InputError` whose message names the 
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,9 +144,16 @@ def _read_sitk(path: Path) -> ImageData:
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        raise InputError(f"{path}: cannot read image ({reason})") from None
+        raise InputError(f"{path}: cannot read image ({_itk_reason(exc)})") from None
     array = sitk.GetArrayFromImage(image)
+    if format_suffix(path) in (".nii", ".nii.gz"):
+        from segeval.io.nifti_check import check_nifti
+
+        non_finite = check_nifti(path)
+        if non_finite is not None:
+            if image.GetNumberOfComponentsPerPixel() != 1 or not np.issubdtype(array.dtype, np.floating):
+                raise InputError(f"{path}: {non_finite[0].size} NaN or infinite voxel values")
+            array.reshape(-1)[non_finite[0]] = non_finite[1]  # niftilib read them as 0
     dim = image.GetDimension()
     spacing = tuple(reversed(image.GetSpacing()))
     origin = tuple(reversed(image.GetOrigin()))
@@ -167,6 +175,13 @@ def _read_sitk(path: Path) -> ImageData:
         direction=tuple(float(d) for d in direction),
         channel_axis=channel_axis,
     )
+
+
+def _itk_reason(exc: RuntimeError) -> str:
+    """The informative line of an ITK exception (its description, not the file/line banner)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    described = [line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("itk::error")]
+    return (described or lines or ["unreadable"])[-1]
 
 
 def _spatial_direction(direction: tuple[float, ...], dim: int) -> tuple[float, ...]:
@@ -193,7 +208,7 @@ def _read_numpy(path: Path) -> ImageData:
                     )
             try:
                 array = loaded[key]
-            except ValueError as exc:
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise InputError(f"{path}: cannot load array {key!r} ({exc})") from None
     else:
         array = loaded

@@ -126,7 +126,7 @@ class ScoreResult:
             "gates": {"passed": self.passed, "results": [g.as_dict() for g in self.gates]},
             "comparison": self.comparison.as_dict() if self.comparison is not None else None,
             "cases": [_case_dict(r) for r in self.cases],
-            "versions": _versions(),
+            "versions": versions(),
             "timings": self.timings,
         }
 
@@ -172,7 +172,7 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
     started = time.perf_counter()
     config = ScoreConfig(**options)
     device = resolve_device(config.device)
-    pairing = _pair(preds, gts, config)
+    pairing = pair_inputs(preds, gts, config)
     pairs = list(pairing.pairs)
     if config.allow_missing and not config.skip_missing:
         pairs += pairing.missing_pred
@@ -182,7 +182,7 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
     palette = read_palette(config.palette) if config.palette is not None else None
     batch_size = config.batch_size or (8 if device.type == "cuda" else 1)
     records: list[CaseRecord] = []
-    loaded = _load_ahead(pairs, config, palette, config.workers or default_workers())
+    loaded = load_ahead(pairs, config, palette, config.workers or default_workers())
     for batch in _batches(loaded, batch_size):
         ready = [item for item in batch if isinstance(item, LoadedCase)]
         done = count_batch(ready, config, device)
@@ -229,7 +229,8 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
     return result
 
 
-def _pair(preds, gts, config: ScoreConfig) -> Pairing:
+def pair_inputs(preds, gts, config: ScoreConfig) -> Pairing:
+    """Pair the inputs as ``config`` says; unmatched files are an error unless ``allow_missing``."""
     if config.pairs is not None:
         if preds is not None or gts is not None:
             raise UsageError("give either PREDS and GTS folders or --pairs, not both")
@@ -261,7 +262,7 @@ def _few(names: list[str], limit: int = 5) -> str:
     return shown + (f" … (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
-def _load_ahead(pairs: list[CasePair], config: ScoreConfig, palette, workers: int) -> Iterator[LoadedCase | CaseRecord]:
+def load_ahead(pairs: list[CasePair], config: ScoreConfig, palette, workers: int) -> Iterator[LoadedCase | CaseRecord]:
     """Load cases in ``workers`` threads, at most ``2 × workers`` ahead, yielding them in order."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segeval-load") as pool:
         pending: deque = deque()
@@ -303,7 +304,8 @@ def _case_dict(record: CaseRecord) -> dict:
     }
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """Versions of segeval and of the libraries that shape its numbers."""
     import PIL
     import SimpleITK
     import torch

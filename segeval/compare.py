@@ -78,7 +78,8 @@ def read_report(path: str | Path) -> Report:
         raise InputError(f"{per_case_path}: no per_case.csv report here",
                          hint="give a folder written by segeval score --out, or its summary.json / per_case.csv")
     try:
-        per_case = pd.read_csv(per_case_path, dtype={"class": str, "case": str})
+        per_case = pd.read_csv(per_case_path, dtype={"class": str, "case": str}, keep_default_na=False,
+                               na_values=[""])
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise InputError(f"{per_case_path}: cannot read report ({exc})") from None
     expected = {"case", "class", "class_name", "metric", "value", "status"}

@@ -8,22 +8,27 @@ Results go to stdout; progress, warnings and errors go to stderr.
 from __future__ import annotations
 
 import dataclasses
-import enum
-import functools
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from segeval import __version__
-from segeval.errors import ExitCode, SegevalError, UsageError
+from segeval.cli_common import (
+    OutputFormat,
+    float_list,
+    handle_errors,
+    int_list,
+    progress_bar,
+    stderr,
+    stdout_console,
+)
+from segeval.cli_losses import losses_app
+from segeval.errors import ExitCode, UsageError
 from segeval.predictions import PredKind
 
 app = typer.Typer(
@@ -36,20 +41,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class OutputFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    quiet = "quiet"
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"segeval {__version__}")
         raise typer.Exit()
+
+
+app.add_typer(losses_app, name="losses")
 
 
 @app.callback()
@@ -58,40 +56,6 @@ def main(
                                           help="Print the version and exit.")] = False,
 ) -> None:
     """Trustworthy segmentation metrics: score prediction folders against ground truths."""
-
-
-def handle_errors(command):
-    """Turn a :class:`SegevalError` into one line on stderr and its exit code; no traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except SegevalError as error:
-            stderr.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True, highlight=False)
-            if error.hint:
-                stderr.print(f"hint: {error.hint}", markup=False, soft_wrap=True)
-            raise typer.Exit(code=int(error.exit_code)) from None
-
-    return wrapper
-
-
-def _int_list(text: str | None, option: str) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(int(v) for v in text.replace(" ", "").split(",") if v != "")
-    except ValueError:
-        raise UsageError(f"{option} expects comma-separated integers, got {text!r}") from None
-
-
-def _float_list(text: str | None, option: str) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(float(v) for v in text.replace(" ", "").replace("x", ",").split(",") if v != "")
-    except ValueError:
-        raise UsageError(f"{option} expects comma-separated numbers, got {text!r}") from None
 
 
 def _empty_score(text: str) -> float:
@@ -189,13 +153,13 @@ def score(
     from segeval.config_file import find_config, read_config
 
     given = {
-        "out": out, "labels": _int_list(labels, "--labels"), "num_classes": num_classes,
+        "out": out, "labels": int_list(labels, "--labels"), "num_classes": num_classes,
         "class_names": tuple(n.strip() for n in class_names.split(",")) if class_names else None,
         "ignore_index": ignore_index, "include_background": include_background,
         "empty_score": _empty_score(empty_score), "pred_kind": pred_kind, "channel_axis": channel_axis,
         "threshold": threshold, "palette": palette, "recursive": recursive, "pred_suffix": pred_suffix,
         "gt_suffix": gt_suffix, "pairs": pairs, "allow_missing": allow_missing, "skip_missing": skip_missing,
-        "spacing": _float_list(spacing, "--spacing"), "geometry_tolerance": geometry_tolerance, "device": device,
+        "spacing": float_list(spacing, "--spacing"), "geometry_tolerance": geometry_tolerance, "device": device,
         "batch_size": batch_size, "workers": workers, "ci": ci, "gates": tuple(gate or ()), "baseline": baseline,
         "max_drop": tuple(max_drop or ()), "max_rise": tuple(max_rise or ()), "junit": junit,
         "markdown": markdown, "format": output_format,
@@ -222,7 +186,7 @@ def score(
             stderr.print(f"warning: {warning}", highlight=False, markup=False)
 
     show_progress = progress and stderr.is_terminal and fmt is not OutputFormat.quiet
-    with _progress_bar(show_progress) as advance:
+    with progress_bar(show_progress) as advance:
         result = run_score(preds, gts, progress=advance, **{f.name: getattr(score_config, f.name)
                                                             for f in dataclasses.fields(score_config)})
     _write_outputs(result, out, junit, markdown)
@@ -268,47 +232,13 @@ def _write_outputs(result, out: Path | None, junit: Path | None, markdown: Path 
 def _render(result, fmt: OutputFormat) -> None:
     from segeval.report.render import render, render_comparison, render_gates
 
-    console = _stdout_console(soft_wrap=fmt is not OutputFormat.table)
+    console = stdout_console(soft_wrap=fmt is not OutputFormat.table)
     render(result, fmt.value, console)
     if fmt is OutputFormat.table:
         if result.comparison is not None:
             render_comparison(result.comparison, console)
         if result.gates:
             render_gates(result.gates, console)
-
-
-class _progress_bar:
-    """Context manager giving ``advance(done, total)``; a no-op when not on a terminal."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-        self.task = None
-
-    def __enter__(self):
-        if not self.enabled:
-            return None
-        self.bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=stderr, transient=True)
-        self.bar.__enter__()
-        return self.advance
-
-    def advance(self, done: int, total: int) -> None:
-        if self.task is None:
-            self.task = self.bar.add_task("scoring", total=total)
-        self.bar.update(self.task, completed=done)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-
-def _stdout_console(soft_wrap: bool = False) -> Console:
-    """stdout: rich on a terminal; plain, wide enough never to truncate, in logs and pipes."""
-    probe = Console()
-    if probe.is_terminal:
-        return Console(highlight=False, soft_wrap=soft_wrap)
-    return Console(highlight=False, soft_wrap=soft_wrap, width=200, no_color=True)
 
 
 def _warn(result) -> None:
@@ -376,7 +306,7 @@ def compare(
     if markdown is not None:
         text = comparison_markdown(comparison)
         write_atomic(markdown, lambda handle: handle.write(text))
-    console = _stdout_console(soft_wrap=output_format is not OutputFormat.table)
+    console = stdout_console(soft_wrap=output_format is not OutputFormat.table)
     if output_format is OutputFormat.json:
         console.file.write(json_text(comparison.as_dict()))
     elif output_format is OutputFormat.csv:
@@ -386,117 +316,6 @@ def compare(
         if comparison.gates:
             render_gates(comparison.gates, console)
     raise typer.Exit(code=int(ExitCode.OK if comparison.passed else ExitCode.GATE_FAILED))
-
-
-class LossFamily(str, enum.Enum):
-    distribution = "distribution"
-    region = "region"
-    boundary = "boundary"
-    compound = "compound"
-
-
-@app.command(epilog="Examples:\n\n  segeval losses\n\n  segeval losses --family region\n\n"
-                    "  segeval losses probs/ gts/ --family region --out loss_report/\n\n"
-                    "  segeval losses probs/ gts/ --loss dice --loss focal --from-logits")
-@handle_errors
-def losses(
-    preds: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of probability or logit maps: NPY/NPZ "
-                                                         "with a class axis, 4-D NIfTI, or single-channel maps.",
-                                                    show_default=False)] = None,
-    gts: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of label masks.", show_default=False)] = None,
-    family: Annotated[Optional[LossFamily], typer.Option(help="Only this family's losses.",
-                                                         case_sensitive=False)] = None,
-    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to compute (repeatable); "
-                                                      "default: every loss (of --family).")] = None,
-    from_logits: Annotated[Optional[bool], typer.Option("--from-logits/--from-probs", help="What the maps hold; "
-                                                        "default: inferred per case (values in [0, 1] → "
-                                                        "probabilities).", show_default=False)] = None,
-    labels: Annotated[Optional[str], typer.Option(help="Label of each channel, e.g. 0,1,2,4 (default 0..C-1).")] = None,
-    channel_axis: Annotated[Optional[int], typer.Option(help="Class axis of the maps (default: inferred from the "
-                                                        "shapes, else the first axis / 4th NIfTI dimension).")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Search sub-folders.")] = False,
-    pred_suffix: Annotated[str, typer.Option(help="Strip this suffix from prediction names.")] = "",
-    gt_suffix: Annotated[str, typer.Option(help="Strip this suffix from ground-truth names.")] = "",
-    pairs: Annotated[Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case].")] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")] = "auto",
-    workers: Annotated[Optional[int], typer.Option(help="Threads decoding files.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write per_case.csv, summary.csv and "
-                                                "summary.json here.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
-                                                        case_sensitive=False)] = OutputFormat.table,
-    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
-) -> None:
-    """The loss catalog, or every selected loss computed on prediction maps against masks.
-
-    Without PREDS and GTS: the catalog (name, family, formula, defaults, reference). With them:
-    per-case and summary values of each loss, with the same pairing, reports and exit codes as
-    segeval score (3 when a case failed).
-    """
-    from segeval.losses import list_losses, loss_spec
-
-    family_name = family.value if family is not None else None
-    if preds is None and gts is None and pairs is None:
-        _print_loss_catalog(list_losses(family_name), output_format)
-        return
-    from segeval.loss_eval import evaluate_losses
-
-    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
-    with _progress_bar(show_progress) as advance:
-        result = evaluate_losses(
-            preds, gts, losses=loss, family=family_name, from_logits=from_logits, progress=advance,
-            labels=_int_list(labels, "--labels"), channel_axis=channel_axis, recursive=recursive,
-            pred_suffix=pred_suffix, gt_suffix=gt_suffix, pairs=pairs, device=device, workers=workers,
-        )
-    if out is not None:
-        paths = result.write(out)
-        stderr.print(f"reports written to {paths['per_case'].parent}/ (per_case.csv, summary.csv, summary.json)")
-    for record in result.failed:
-        stderr.print(f"failed: {record.case}: {record.error}", markup=False)
-    broken = result.per_case[(result.per_case["status"] == "failed") & (result.per_case["loss"] != "")]
-    for _, row in broken.head(10).iterrows():
-        stderr.print(f"failed: {row['case']}: {row['loss']}: {row['error']}", markup=False)
-    console = _stdout_console(soft_wrap=output_format is not OutputFormat.table)
-    if output_format is OutputFormat.json:
-        from segeval.report.writers import json_text
-
-        console.file.write(json_text(result.to_dict()))
-    elif output_format is OutputFormat.csv:
-        console.file.write(result.summary.to_csv(index=False))
-    elif output_format is OutputFormat.table:
-        from segeval.report.render import format_number
-
-        table = Table(title=f"Losses: mean over {len(result.cases) - len(result.failed)} case(s)",
-                      box=box.SIMPLE_HEAD if console.is_terminal else None, title_justify="left", pad_edge=False)
-        for column in ("loss", "family", "mean", "std", "median", "min", "max", "n_failed"):
-            table.add_column(column, justify="left" if column in ("loss", "family") else "right")
-        for _, row in result.summary.iterrows():
-            table.add_row(row["loss"], row["family"], *(format_number(row[k]) for k in ("mean", "std", "median", "min",
-                                                                                         "max")), str(row["n_failed"]))
-        console.print(table)
-    if result.failed or not broken.empty:
-        raise typer.Exit(code=int(ExitCode.INPUT))
-
-
-def _print_loss_catalog(names: list[str], output_format: OutputFormat) -> None:
-    from segeval.losses import loss_spec
-
-    rows = [{"name": n, "family": loss_spec(n).family.value, "formula": loss_spec(n).summary,
-             "defaults": loss_spec(n).defaults, "reference": loss_spec(n).reference} for n in names]
-    if output_format is OutputFormat.json:
-        typer.echo(json.dumps(rows, indent=2))
-    elif output_format is OutputFormat.csv:
-        import pandas as pd
-
-        typer.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
-    elif output_format is OutputFormat.table:
-        console = _stdout_console()
-        table = Table(title="segeval losses", box=box.SIMPLE_HEAD if console.is_terminal else None,
-                      title_justify="left")
-        for column in ("name", "family", "formula", "defaults", "reference"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*row.values())
-        console.print(table)
 
 
 @app.command(name="metrics")
@@ -525,7 +344,7 @@ def metrics_command(
         return
     if output_format is OutputFormat.quiet:
         return
-    console = _stdout_console()
+    console = stdout_console()
     table = Table(title="segeval metrics", box=box.SIMPLE_HEAD if console.is_terminal else None,
                   title_justify="left")
     for column in ("name", "level", "formula", "better", "unit", "reference"):

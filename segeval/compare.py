@@ -113,7 +113,7 @@ def parse_limits(items: list[str] | tuple[str, ...], kind: str) -> list[Gate]:
     for item in items:
         match = _LIMIT.match(item)
         if match is None:
-            raise UsageError(f"cannot parse --max-{kind} {item!r}", hint=f"write METRIC[CLASS]=AMOUNT, e.g. dice=0.01")
+            raise UsageError(f"cannot parse --max-{kind} {item!r}", hint="write METRIC[CLASS]=AMOUNT, e.g. dice=0.01")
         metric = canonical_metric(match["metric"])
         amount = float(match["value"])
         if amount < 0:

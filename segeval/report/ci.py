@@ -82,7 +82,7 @@ def markdown_summary(result, gates, comparison=None, *, worst: int = 5) -> str:
                          for _, r in rows.iterrows()])
     worst_rows = _worst_cases(result, worst)
     if worst_rows:
-        lines += ["", f"### Worst cases by mean foreground Dice", ""]
+        lines += ["", "### Worst cases by mean foreground Dice", ""]
         lines += _table(["case", "mean Dice"], worst_rows)
     if result.failed:
         lines += ["", "### Failed cases", ""]

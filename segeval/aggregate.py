@@ -74,6 +74,29 @@ def build_tables(records: list[CaseRecord], labels: list[int], class_names: list
     return Tables(per_case=per_case, summary=summary, dataset=pooled_case, confusion=pooled_cm)
 
 
+def distance_arrays(records: list[CaseRecord], labels: list[int], names: list[str]) -> MetricArrays:
+    """Distance metrics of the scored cases as (cases, classes) arrays.
+
+    A label absent from both masks of a case is NaN with status ``both_empty``; the background,
+    when it was not computed (``include_background`` off), is NaN with status ``not_computed`` and
+    is left out of the tables.
+    """
+    scored = [r for r in records if r.scored]
+    arrays: MetricArrays = {}
+    for name in names:
+        values = np.full((len(scored), len(labels)), np.nan)
+        status = np.full((len(scored), len(labels)), "both_empty", dtype=object)
+        for i, record in enumerate(scored):
+            present = set(record.counts.values.tolist())
+            for j, label in enumerate(labels):
+                if label in (record.distances or {}):
+                    values[i, j], status[i, j] = record.distances[label][name]
+                elif label in present:
+                    status[i, j] = "not_computed"
+        arrays[name] = (values, status)
+    return arrays
+
+
 def _with_status_names(metrics: dict[str, tuple[np.ndarray, np.ndarray]]) -> MetricArrays:
     names = np.array(STATUSES, dtype=object)
     return {name: (values, names[status]) for name, (values, status) in metrics.items()}
@@ -128,6 +151,7 @@ def _per_case_table(records, scored, labels, class_names, per_class: MetricArray
     if not blocks:
         return pd.DataFrame({col: pd.Series(dtype=float if col == "value" else object) for col in PER_CASE_COLUMNS})
     table = pd.concat(blocks, ignore_index=True).sort_values(["_order", "_level"], kind="stable")
+    table = table[table["status"] != "not_computed"]
     return table[PER_CASE_COLUMNS].reset_index(drop=True)
 
 
@@ -168,10 +192,12 @@ def _summary_table(labels, class_names, per_class: MetricArrays, per_case_level:
     def interval(column: np.ndarray) -> tuple[float, float]:
         return bootstrap_mean_ci(column, ci) if ci > 0 else (np.nan, np.nan)
 
-    for metric, (values, _) in per_class.items():
+    for metric, (values, status) in per_class.items():
         stats = _statistics(values)
         pooled = pooled_class.get(metric)
         for j, (label, name) in enumerate(zip(labels, class_names)):
+            if status.shape[0] and (status[:, j] == "not_computed").all():
+                continue
             row = {"class": str(label), "class_name": name, "metric": metric}
             row.update({k: v[j] for k, v in stats.items()})
             row["pooled"] = float(pooled[j]) if pooled is not None else np.nan

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from segeval import __version__
-from segeval.aggregate import Tables, build_tables
+from segeval.aggregate import Tables, build_tables, distance_arrays
 from segeval.cases import BACKGROUND, CaseRecord, LoadedCase, count_batch, load_case
 from segeval.compare import Comparison, compare_reports, read_report, report_from_result
 from segeval.config import ScoreConfig, default_workers, resolve_device
@@ -122,6 +122,11 @@ class ScoreResult:
                             "higher_is_better": spec.higher_is_better, "unit": spec.unit}
                 for spec in METRICS
             },
+            "units": self.units(),
+            "distance": {"metrics": self.config.distance_metrics(), "convention": self.config.convention,
+                         "empty_policy": self.config.distance_empty,
+                         "nsd_tolerance_mm": self.config.nsd_tolerance,
+                         "boundary_iou_width_mm": self.config.boundary_iou_width},
             "summary": self.summary.to_dict(orient="records"),
             "gates": {"passed": self.passed, "results": [g.as_dict() for g in self.gates]},
             "comparison": self.comparison.as_dict() if self.comparison is not None else None,
@@ -129,6 +134,19 @@ class ScoreResult:
             "versions": versions(),
             "timings": self.timings,
         }
+
+    def units(self) -> dict[str, str]:
+        """Units of lengths and volumes in this run: ``mm``/``mm^d`` when every case has a physical
+        spacing (from a file or ``--spacing``), ``px`` when none has, ``mixed`` otherwise."""
+        physical = {r.spacing_source != "default (1 per pixel)" for r in self.cases if r.scored}
+        dims = {len(r.spacing_mm) for r in self.cases if r.scored and r.spacing_mm}
+        if physical == {True}:
+            length, volume = "mm", f"mm^{dims.pop()}" if len(dims) == 1 else "mm^d"
+        elif physical == {False}:
+            length, volume = "px", "px"
+        else:
+            length, volume = "mixed", "mixed"
+        return {"distance": length, "volume": volume}
 
     def write(self, out: str | Path) -> dict[str, Path]:
         """Write ``per_case.csv``, ``summary.csv`` and ``summary.json`` into ``out`` (atomically)."""
@@ -182,10 +200,11 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
     palette = read_palette(config.palette) if config.palette is not None else None
     batch_size = config.batch_size or (8 if device.type == "cuda" else 1)
     records: list[CaseRecord] = []
+    distance_names, distance_options = config.distance_metrics(), config.distance_options()
     loaded = load_ahead(pairs, config, palette, config.workers or default_workers())
     for batch in _batches(loaded, batch_size):
         ready = [item for item in batch if isinstance(item, LoadedCase)]
-        done = count_batch(ready, config, device)
+        done = count_batch(ready, config, device, distance_names, distance_options)
         by_case = {r.case: r for r in done}
         for item in batch:
             records.append(by_case[item.record.case] if isinstance(item, LoadedCase) else item)
@@ -196,7 +215,8 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
     labels = _label_set(records, config)
     class_names = config.named_classes(labels)
     tables: Tables = build_tables(records, labels, class_names, include_background=config.include_background,
-                                  empty_score=config.empty_score, ci=config.ci)
+                                  empty_score=config.empty_score, ci=config.ci,
+                                  extra_class_metrics=distance_arrays(records, labels, distance_names))
     finished = time.perf_counter()
     n_scored = max(1, sum(r.scored for r in records))
     result = ScoreResult(

@@ -41,11 +41,14 @@ class CaseRecord:
     spacing_source: str | None = None
     notes: list[str] = field(default_factory=list)
     counts: RawCounts | None = None
+    distances: dict[int, dict[str, tuple[float, str]]] | None = None
+    """Distance metrics per label: ``{label: {metric: (value, status)}}``, when asked for."""
 
     def fail(self, error: Exception) -> CaseRecord:
         self.status = "failed"
         self.error = str(error) if isinstance(error, InputError) else f"internal error: {type(error).__name__}: {error}"
         self.counts = None
+        self.distances = None
         return self
 
     @property
@@ -128,8 +131,10 @@ def _fmt(values: tuple[float, ...]) -> str:
     return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
 
 
-def count_batch(batch: list[LoadedCase], config: ScoreConfig, device: torch.device) -> list[CaseRecord]:
-    """Decode each prediction and reference on ``device`` and count the batch's joint histograms."""
+def count_batch(batch: list[LoadedCase], config: ScoreConfig, device: torch.device,
+                distance_names: list[str] | None = None, distance_options=None) -> list[CaseRecord]:
+    """Decode each prediction and reference on ``device``, count the batch's joint histograms, and
+    compute the distance metrics ``distance_names`` of each case when asked for."""
     ready: list[tuple[LoadedCase, torch.Tensor, torch.Tensor]] = []
     for item in batch:
         record = item.record
@@ -142,17 +147,52 @@ def count_batch(batch: list[LoadedCase], config: ScoreConfig, device: torch.devi
                     to_tensor(item.pred.array, device), kind=config.pred_kind,
                     class_axis=record.class_axis, threshold=config.threshold, path=item.pred.path,
                 )
-                pred = decoded.labels
+                pred = _channel_labels(decoded.labels, item, config) if decoded.class_axis is not None else decoded.labels
                 record.pred_kind, record.threshold = decoded.kind.value, decoded.threshold
             ready.append((item, pred, gt))
         except Exception as exc:
             record.fail(exc)
-    for (item, _, _), counts in zip(ready, joint_histograms([p for _, p, _ in ready], [g for _, _, g in ready])):
+    for (item, pred, gt), counts in zip(ready, joint_histograms([p for _, p, _ in ready], [g for _, _, g in ready])):
         try:
             item.record.counts = check_labels(counts, item, config)
+            if distance_names:
+                item.record.distances = case_distances(item.record, pred, gt, config, distance_names, distance_options)
         except Exception as exc:
             item.record.fail(exc)
     return [item.record for item in batch]
+
+
+def _channel_labels(channels: torch.Tensor, item: LoadedCase, config: ScoreConfig) -> torch.Tensor:
+    """Label values of arg-max channel indices: channel i is ``config.labels[i]`` when labels are declared."""
+    if config.labels is None or list(config.labels) == list(range(len(config.labels))):
+        return channels
+    n_channels = item.pred.array.shape[item.record.class_axis]
+    if n_channels != len(config.labels):
+        raise InputError(f"{item.pred.path}: {n_channels} channels but {len(config.labels)} declared labels "
+                         f"{list(config.labels)}; channel i is scored as the i-th label")
+    return torch.tensor(config.labels, device=channels.device)[channels]
+
+
+def case_distances(record: CaseRecord, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig,
+                   names: list[str], options) -> dict[int, dict[str, tuple[float, str]]]:
+    """Distance metrics of every label present in the case (background only with ``include_background``).
+
+    The label maps are the ones counted: 0/255 masks mapped to 0/1, and reference pixels equal to
+    the ignore index set to background on both sides (they belong to no surface).
+    """
+    from segeval.metrics.distance import distance_metrics
+
+    pred_np, gt_np = pred.cpu().numpy(), gt.cpu().numpy()
+    if any(note.startswith("prediction 0/255") for note in record.notes):
+        pred_np = np.where(pred_np == 255, 1, pred_np)
+    if any(note.startswith("ground truth 0/255") for note in record.notes):
+        gt_np = np.where(gt_np == 255, 1, gt_np)
+    if config.ignore_index is not None:
+        ignored = gt_np == config.ignore_index
+        if ignored.any():
+            pred_np, gt_np = np.where(ignored, BACKGROUND, pred_np), np.where(ignored, BACKGROUND, gt_np)
+    labels = [int(v) for v in record.counts.values if config.include_background or v != BACKGROUND]
+    return distance_metrics(pred_np, gt_np, labels, record.spacing_mm, names, options)
 
 
 def check_labels(counts: RawCounts, item: LoadedCase, config: ScoreConfig) -> RawCounts:

@@ -119,6 +119,20 @@ def score(
                                                       "CUDA).")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Threads decoding files while the kernel runs "
                                                    "(default min(4, CPUs)).")] = None,
+    metrics: Annotated[Optional[str], typer.Option("--metrics", "-m", help="Distance metrics to compute, "
+                                                   "comma-separated: hd, hd95 (any hdNN), assd, msd_pred_to_gt, "
+                                                   "msd_gt_to_pred, nsd, boundary_iou. Default: none (the overlap "
+                                                   "metrics are always computed; a --gate on a distance metric "
+                                                   "computes it).")] = None,
+    convention: Annotated[str, typer.Option(help="Distance-metric convention: segeval (default), or monai, medpy, "
+                                            "deepmind to reproduce that library exactly.")] = "segeval",
+    hd_percentile: Annotated[Optional[float], typer.Option(help="Also compute the Hausdorff distance at this "
+                                                           "percentile (metric hdNN).")] = None,
+    nsd_tolerance: Annotated[str, typer.Option(help="NSD tolerance in mm: one value, or LABEL=MM items "
+                                               "(1=1.5,2=3).")] = "1.0",
+    boundary_iou_width: Annotated[float, typer.Option(help="Boundary IoU band width in mm.")] = 2.0,
+    distance_empty: Annotated[str, typer.Option(help="Distance when exactly one mask is empty: worst (the "
+                                                "image diagonal), nan or inf. Both empty: always nan.")] = "worst",
     ci: Annotated[float, typer.Option(help="Coverage of the bootstrap confidence intervals of the means "
                                       "(seeded); 0 turns them off.")] = 0.95,
     gate: Annotated[Optional[list[str]], typer.Option("--gate", "-g", help="Quality gate, repeatable: "
@@ -146,7 +160,8 @@ def score(
     Pairs files by name (extension stripped), reads PNG/TIFF/BMP, NIfTI/MHA/NRRD and NPY/NPZ,
     counts one confusion matrix per case and derives Dice, IoU, precision, recall, specificity,
     volume similarity, pixel accuracy, mean pixel accuracy, mIoU, FWIoU and mean Dice, per case
-    and pooled over the dataset. Exit codes: 0 ok, 1 a gate failed, 2 usage error, 3 some cases
+    and pooled over the dataset; with --metrics, also distance metrics (HD, HD95, ASSD, NSD …)
+    in mm where the files have spacing. Exit codes: 0 ok, 1 a gate failed, 2 usage error, 3 some cases
     failed (3 wins over 1).
     """
     from segeval.api import score as run_score
@@ -160,7 +175,10 @@ def score(
         "threshold": threshold, "palette": palette, "recursive": recursive, "pred_suffix": pred_suffix,
         "gt_suffix": gt_suffix, "pairs": pairs, "allow_missing": allow_missing, "skip_missing": skip_missing,
         "spacing": float_list(spacing, "--spacing"), "geometry_tolerance": geometry_tolerance, "device": device,
-        "batch_size": batch_size, "workers": workers, "ci": ci, "gates": tuple(gate or ()), "baseline": baseline,
+        "batch_size": batch_size, "workers": workers, "ci": ci,
+        "metrics": tuple(m.strip() for m in metrics.split(",") if m.strip()) if metrics else None,
+        "convention": convention, "hd_percentile": hd_percentile, "nsd_tolerance": _tolerance(nsd_tolerance),
+        "boundary_iou_width": boundary_iou_width, "distance_empty": distance_empty, "gates": tuple(gate or ()), "baseline": baseline,
         "max_drop": tuple(max_drop or ()), "max_rise": tuple(max_rise or ()), "junit": junit,
         "markdown": markdown, "format": output_format,
     }
@@ -193,6 +211,16 @@ def score(
     _warn(result)
     _render(result, fmt)
     raise typer.Exit(code=int(run_exit_code(result)))
+
+
+def _tolerance(text: str) -> float | dict[int, float]:
+    """``"1.5"`` → 1.5; ``"1=1.5,2=3"`` → {1: 1.5, 2: 3.0}."""
+    try:
+        if "=" not in text:
+            return float(text)
+        return {int(k): float(v) for k, v in (item.split("=", 1) for item in text.split(",") if item.strip())}
+    except ValueError:
+        raise UsageError(f"--nsd-tolerance expects a number or LABEL=MM items, got {text!r}") from None
 
 
 def _output_format(value: object) -> OutputFormat:

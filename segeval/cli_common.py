@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from segeval.errors import SegevalError, UsageError
+from segeval.errors import ExitCode, SegevalError, UsageError
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -33,6 +34,15 @@ def handle_errors(command):
             if error.hint:
                 stderr.print(f"hint: {error.hint}", markup=False, soft_wrap=True)
             raise typer.Exit(code=int(error.exit_code)) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:  # a bug: one line, exit 4; SEGEVAL_DEBUG=1 shows the traceback
+            if os.environ.get("SEGEVAL_DEBUG"):
+                raise
+            stderr.print(f"internal error: {type(error).__name__}: {error}", markup=False, soft_wrap=True)
+            stderr.print("hint: this is a bug in segeval; rerun with SEGEVAL_DEBUG=1 for the traceback and report it",
+                         markup=False, soft_wrap=True)
+            raise typer.Exit(code=int(ExitCode.INTERNAL)) from None
 
     return wrapper
 

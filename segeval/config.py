@@ -53,6 +53,18 @@ class ScoreConfig:
     """Cases per kernel call; default 1 on CPU, 8 on CUDA."""
     workers: int | None = None
     """Threads decoding files while the kernel runs; default min(4, CPU count)."""
+    metrics: tuple[str, ...] | None = None
+    """Distance metrics to compute besides the overlap metrics (always computed), e.g. ``("hd", "hd95", "assd")``."""
+    convention: str = "segeval"
+    """Distance-metric convention: segeval, monai, medpy or deepmind (docs/distance.md)."""
+    hd_percentile: float | None = None
+    """Also compute the Hausdorff distance at this percentile (metric ``hdNN``)."""
+    nsd_tolerance: float | tuple[tuple[int, float], ...] = 1.0
+    """NSD tolerance in mm: one value, or (label, tolerance) pairs."""
+    boundary_iou_width: float = 2.0
+    """Width in mm of the boundary band of boundary IoU."""
+    distance_empty: str = "worst"
+    """Distance value when exactly one mask is empty: worst (image diagonal), nan or inf."""
     ci: float = 0.95
     """Coverage of the bootstrap confidence intervals of the means in the summary; 0 turns them off."""
     gates: tuple[str, ...] = ()
@@ -110,9 +122,47 @@ class ScoreConfig:
             put(name, tuple(getattr(self, name)))
         if (self.max_drop or self.max_rise) and self.baseline is None:
             raise UsageError("--max-drop/--max-rise need --baseline")
+        if isinstance(self.nsd_tolerance, dict):
+            put("nsd_tolerance", tuple(sorted((int(k), float(v)) for k, v in self.nsd_tolerance.items())))
+        if self.metrics is not None:
+            put("metrics", tuple(self.metrics))
+        self.distance_options()  # checks convention, tolerances and the empty policy
+        self.distance_metrics()  # checks the names
         self.parsed_gates()  # fail fast on a bad expression, before any file is read
         self.parsed_limits()
         resolve_device(self.device)
+
+    def distance_metrics(self) -> list[str]:
+        """Canonical distance metrics to compute: from ``metrics``, ``hd_percentile`` and the gates."""
+        from segeval.metrics.catalog import METRICS
+        from segeval.metrics.distance import parse_distance_metric
+
+        wanted: list[str] = []
+        names = list(self.metrics or ())
+        if self.hd_percentile is not None:
+            names.append(f"hd{self.hd_percentile:g}")
+        for name in names:
+            canonical = parse_distance_metric(name)
+            if canonical is None:
+                METRICS.canonical(name)  # an overlap metric (always computed), or a did-you-mean error
+            elif canonical not in wanted:
+                wanted.append(canonical)
+        from segeval.gate import parse_gate
+
+        for text in self.gates:
+            canonical = parse_distance_metric(parse_gate(text).metric)
+            if canonical is not None and canonical not in wanted:
+                wanted.append(canonical)
+        return wanted
+
+    def distance_options(self):
+        """The :class:`segeval.metrics.distance.DistanceOptions` of this run."""
+        from segeval.metrics.distance import DistanceOptions
+
+        tolerance = dict(self.nsd_tolerance) if isinstance(self.nsd_tolerance, tuple) else self.nsd_tolerance
+        return DistanceOptions(convention=self.convention, percentile=self.hd_percentile or 95.0,
+                               nsd_tolerance_mm=tolerance, boundary_iou_width_mm=self.boundary_iou_width,
+                               empty_policy=self.distance_empty, device=str(resolve_device(self.device)))
 
     def parsed_gates(self) -> list:
         """The gates as :class:`segeval.gate.Gate` objects."""
@@ -163,7 +213,7 @@ class ScoreConfig:
             elif isinstance(value, float) and math.isnan(value):
                 value = None
             elif isinstance(value, tuple):
-                value = list(value)
+                value = [list(v) if isinstance(v, tuple) else v for v in value]
             out[f.name] = value
         return out
 

@@ -26,7 +26,8 @@ FILE_KEYS = (
     "labels", "num_classes", "class_names", "ignore_index", "include_background", "empty_score", "pred_kind",
     "channel_axis", "threshold", "palette", "recursive", "pred_suffix", "gt_suffix", "pairs", "allow_missing",
     "skip_missing", "spacing", "geometry_tolerance", "device", "batch_size", "workers", "ci", "gates", "baseline",
-    "max_drop", "max_rise", "out", "format", "junit", "markdown",
+    "max_drop", "max_rise", "out", "format", "junit", "markdown", "metrics", "convention", "hd_percentile",
+    "nsd_tolerance", "boundary_iou_width", "distance_empty",
 )
 PATH_KEYS = ("palette", "pairs", "baseline", "out", "junit", "markdown")
 
@@ -85,7 +86,11 @@ def _normalise(path: Path, key: str, value: object) -> object:
         return tuple(float(v) if key == "spacing" else int(v) for v in value.split(","))
     if key in ("max_drop", "max_rise") and isinstance(value, dict):
         return tuple(f"{metric}={amount}" for metric, amount in value.items())
-    if key in ("labels", "spacing", "class_names", "gates", "max_drop", "max_rise"):
+    if key == "nsd_tolerance" and isinstance(value, dict):
+        return {int(label): float(mm) for label, mm in value.items()}
+    if key == "metrics" and isinstance(value, str):
+        return tuple(m.strip() for m in value.split(","))
+    if key in ("labels", "spacing", "class_names", "gates", "max_drop", "max_rise", "metrics"):
         if isinstance(value, str):
             return (value,) if key in ("gates", "max_drop", "max_rise") else tuple(value.split(","))
         if not isinstance(value, list):

@@ -23,7 +23,7 @@ class MetricSpec:
     level : str
         ``"class"`` (one value per class per case) or ``"case"`` (one value per case).
     family : str
-        ``"overlap"``, ``"count"`` or ``"distance"``.
+        ``"overlap"``, ``"count"`` or ``"distance"`` (distance metrics are computed only when asked for).
     formula : str
         Plain-text definition.
     higher_is_better : bool or None
@@ -56,6 +56,7 @@ INF = float("inf")
 _DICE_REF = "Dice 1945, Ecology 26(3), doi:10.2307/1932409"
 _FCN_REF = "Long, Shelhamer, Darrell 2015, FCN, doi:10.1109/CVPR.2015.7298965"
 _TAHA_REF = "Taha & Hanbury 2015, BMC Med Imaging, doi:10.1186/s12880-015-0068-x"
+_HD_REF = "Huttenlocher et al. 1993, IEEE TPAMI 15(9), doi:10.1109/34.232073; conventions in docs/distance.md"
 
 METRICS: Registry[MetricSpec] = Registry("metric")
 
@@ -91,6 +92,21 @@ for _spec in (
                ("frequency_weighted_iou",)),
     MetricSpec("mean_dice", "case", "overlap", "mean over foreground classes of Dice_c", True, (0, 1), "1", True,
                _DICE_REF),
+    MetricSpec("hd", "class", "distance", "max(max_{p in dP} d(p, dG), max_{g in dG} d(g, dP))", False, (0, INF),
+               "mm or px", False, _HD_REF, ("hausdorff", "hausdorff_distance")),
+    MetricSpec("hd95", "class", "distance", "max of the two directed 95th percentiles of surface distances "
+               "(hdNN: any percentile)", False, (0, INF), "mm or px", False, _HD_REF, ("hausdorff95",)),
+    MetricSpec("assd", "class", "distance", "mean of the surface distances of both directions, pooled", False,
+               (0, INF), "mm or px", False, _HD_REF, ("average_symmetric_surface_distance",)),
+    MetricSpec("msd_pred_to_gt", "class", "distance", "mean distance from the prediction's surface to the reference's",
+               False, (0, INF), "mm or px", False, _HD_REF),
+    MetricSpec("msd_gt_to_pred", "class", "distance", "mean distance from the reference's surface to the prediction's",
+               False, (0, INF), "mm or px", False, _HD_REF),
+    MetricSpec("nsd", "class", "distance", "share of both surfaces within the tolerance of the other surface",
+               True, (0, 1), "1", False, "Nikolov et al. 2021, JMIR 23(7), doi:10.2196/26151",
+               ("surface_dice", "normalized_surface_dice")),
+    MetricSpec("boundary_iou", "class", "distance", "IoU of the bands within a width (mm) inside each mask's boundary",
+               True, (0, 1), "1", False, "Cheng et al. 2021, CVPR, doi:10.1109/CVPR46437.2021.01508"),
 ):
     METRICS.register(_spec.name, _spec, _spec.aliases)
 

@@ -46,7 +46,8 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
     style = box.SIMPLE_HEAD if rich_box else None
     summary = result.summary
     metric_names = [m for m in TABLE_CLASS_METRICS]
-    extra = [m for m in summary["metric"].unique() if m in ("hd", "hd95", "assd", "nsd")]
+    extra = [m for m in summary["metric"].unique() if m in ("hd", "hd95", "assd", "nsd")
+             or (m.startswith("hd") and m[2:].replace(".", "").isdigit())]
     per_class = Table(title=f"Per class: mean over {int(_count(result))} scored case(s)", box=style,
                       title_justify="left", pad_edge=False)
     per_class.add_column("class")
@@ -60,7 +61,7 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
         by_metric = rows.set_index("metric")
         per_class.add_row(
             str(label), str(name),
-            *(format_number(by_metric.at[m, "mean"]) for m in metric_names + extra),
+            *(format_number(by_metric.at[m, "mean"]) if m in by_metric.index else "-" for m in metric_names + extra),
             format_number(by_metric.at["dice", "pooled"]),
             str(int(by_metric.at["dice", "n_nan"])),
         )

@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -151,5 +152,270 @@ def _print_loss_catalog(names: list[str], output_format: OutputFormat) -> None:
         for column in ("name", "family", "formula", "defaults", "reference"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*row.values())
+            table.add_row(*(escape(str(v)) for v in row.values()))
         console.print(table)
+
+
+# --------------------------------------------------------------------------- loss analysis
+
+
+def _print_frame(table, columns: list[str], title: str, output_format: OutputFormat, document: dict | None) -> None:
+    """Print ``table[columns]``: rich table on a terminal (plain text otherwise), JSON or CSV."""
+    import pandas as pd
+
+    console = stdout_console(soft_wrap=output_format is not OutputFormat.table)
+    if output_format is OutputFormat.quiet:
+        return
+    if output_format is OutputFormat.json:
+        from segeval.report.writers import json_text
+
+        console.file.write(json_text(document or {"rows": table.to_dict(orient="records")}))
+        return
+    if output_format is OutputFormat.csv:
+        console.file.write(table.to_csv(index=False))
+        return
+    from segeval.report.render import format_number
+
+    console.print(title, markup=False, highlight=False)
+    rich_table = Table(box=box.SIMPLE_HEAD if console.is_terminal else None, pad_edge=False)
+    floats = {c for c in columns if pd.api.types.is_float_dtype(table[c])}
+    for column in columns:
+        numeric = pd.api.types.is_numeric_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column])
+        rich_table.add_column(column, justify="right" if numeric else "left")
+    for _, row in table.iterrows():
+        rich_table.add_row(*(format_number(float(row[c]), 3) if c in floats else
+                             ("" if row[c] is None else escape(str(row[c]))) for c in columns))
+    console.print(rich_table)
+
+
+def _bands_option(text: str) -> tuple[float, ...]:
+    from segeval.cli_common import float_list
+
+    values = float_list(text, "--bands")
+    return values if values is not None else ()
+
+
+@losses_app.command(name="analyze", epilog="Examples:\n\n  segeval losses analyze probs/ gts/ --out analysis/\n\n"
+                    "  segeval losses analyze probs/ gts/ --family region --bands 0.5,2,5 --hard-threshold 0.3\n\n"
+                    "  segeval losses analyze vols/ gts/ --loss dice --loss boundary --case liver_003 --slice 40 "
+                    "--out analysis/")
+@handle_errors
+def analyze(
+    preds: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of probability or logit maps.",
+                                                    show_default=False)] = None,
+    gts: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of label masks.", show_default=False)] = None,
+    family: Annotated[Optional[LossFamily], typer.Option(help="Only this family's losses.",
+                                                         case_sensitive=False)] = None,
+    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to analyse (repeatable); "
+                                                      "default: every loss (of --family).")] = None,
+    from_logits: Annotated[Optional[bool], typer.Option("--from-logits/--from-probs", help="What the maps hold; "
+                                                        "default: inferred per case.", show_default=False)] = None,
+    hard_threshold: Annotated[float, typer.Option(help="A pixel is hard when p_t, the probability of its "
+                                                  "reference class, is below this.")] = 0.5,
+    bands: Annotated[str, typer.Option(help="Edges (mm) of the distance bands around the reference boundary.")]
+    = "1,3,10",
+    eps: Annotated[float, typer.Option(help="Probabilities are clamped to [eps, 1-eps] before taking logits.")]
+    = 1e-6,
+    case: Annotated[Optional[str], typer.Option(help="Case of the gradient heat maps (default: the first).")] = None,
+    slice_index: Annotated[Optional[int], typer.Option("--slice", help="Slice (first array axis) of a 3-D case "
+                                                       "for the heat maps (default: most foreground).")] = None,
+    labels: Annotated[Optional[str], typer.Option(help="Label of each channel, e.g. 0,1,2,4 (default 0..C-1).")] = None,
+    channel_axis: Annotated[Optional[int], typer.Option(help="Class axis of the maps (default: inferred).")] = None,
+    spacing: Annotated[Optional[str], typer.Option(help="Spacing in mm, array order (z,y,x), overriding the "
+                                                   "files'; one value = isotropic.")] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Search sub-folders.")] = False,
+    pred_suffix: Annotated[str, typer.Option(help="Strip this suffix from prediction names.")] = "",
+    gt_suffix: Annotated[str, typer.Option(help="Strip this suffix from ground-truth names.")] = "",
+    pairs: Annotated[Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case].")] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")] = "auto",
+    workers: Annotated[Optional[int], typer.Option(help="Threads decoding files.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write anatomy_per_case.csv, "
+                                                "anatomy_summary.csv, anatomy.json and the PNG figures here.")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
+                                                        case_sensitive=False)] = OutputFormat.table,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+) -> None:
+    """Gradient anatomy: where each loss puts its gradient (FG/BG, hard/easy, distance to the boundary).
+
+    For every case and loss: dL/dz with respect to the logits (probabilities are turned into logits
+    first), its share on foreground, on hard pixels and per distance band, and the effective
+    per-pixel weight relative to cross entropy. Exit code 3 when a case or a loss failed.
+    """
+    from segeval.analysis.analyze import analyze_losses
+    from segeval.cli_common import float_list
+
+    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    with progress_bar(show_progress) as advance:
+        result = analyze_losses(
+            preds, gts, losses=loss, family=family.value if family is not None else None, from_logits=from_logits,
+            hard_threshold=hard_threshold, bands_mm=_bands_option(bands), eps=eps, case=case,
+            slice_index=slice_index, progress=advance, labels=int_list(labels, "--labels"),
+            channel_axis=channel_axis, spacing=float_list(spacing, "--spacing"), recursive=recursive,
+            pred_suffix=pred_suffix, gt_suffix=gt_suffix, pairs=pairs, device=device, workers=workers,
+        )
+    for warning in result.warnings:
+        stderr.print(f"warning: {warning}", markup=False)
+    if out is not None:
+        paths = result.write(out)
+        stderr.print(f"analysis written to {paths['json'].parent}/ ({', '.join(p.name for p in paths.values())})",
+                     markup=False)
+    for record in result.failed:
+        stderr.print(f"failed: {record.case}: {record.error}", markup=False)
+    broken = result.failed_rows
+    for _, row in broken.head(10).iterrows():
+        stderr.print(f"failed: {row['case']}: {row['loss']}: {row['error']}", markup=False)
+    columns = ["loss", "family", "n", "fg_share", "hard_share", *result.options.band_names(), "weight_fg_median",
+               "weight_bg_median", "n_failed"]
+    scored = len(result.cases) - len(result.failed)
+    _print_frame(result.summary, columns, f"Gradient anatomy: mean over {scored} case(s) (shares of |dL/dz|; "
+                 f"weights relative to CE)", output_format, result.to_dict())
+    if result.failed or not broken.empty:
+        raise typer.Exit(code=int(ExitCode.INPUT))
+
+
+def _levels_option(items: list[str] | None) -> dict[str, list[float]]:
+    from segeval.cli_common import float_list
+    from segeval.errors import UsageError
+
+    levels: dict[str, list[float]] = {}
+    for item in items or []:
+        name, sep, values = item.partition("=")
+        if not sep:
+            raise UsageError(f"--levels expects NAME=v1,v2,..., e.g. shift=0,2,4; got {item!r}")
+        levels[name.strip()] = list(float_list(values, "--levels") or ())
+    return levels
+
+
+@losses_app.command(name="sweep", epilog="Examples:\n\n  segeval losses sweep --out sweep/\n\n"
+                    "  segeval losses sweep --family region -d shift -d imbalance --out sweep/\n\n"
+                    "  segeval losses sweep --reference gts/case_003.nii.gz --label 2 --levels erode=0,1,2 "
+                    "--out sweep/")
+@handle_errors
+def sweep(
+    reference: Annotated[Optional[Path], typer.Option(help="A label file to degrade (default: a generated "
+                                                      "mask: one large and four small objects).")] = None,
+    label: Annotated[Optional[int], typer.Option(help="Foreground label of --reference (default: every "
+                                                 "label != 0).")] = None,
+    shape: Annotated[str, typer.Option(help="Shape of the generated reference, 2-D or 3-D.")] = "128x128",
+    spacing: Annotated[Optional[str], typer.Option(help="Spacing in mm, array order (default: the file's, "
+                                                   "or 1).")] = None,
+    family: Annotated[Optional[LossFamily], typer.Option(help="Only this family's losses.",
+                                                         case_sensitive=False)] = None,
+    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to sweep (repeatable); "
+                                                      "default: every loss (of --family).")] = None,
+    degradation: Annotated[Optional[list[str]], typer.Option("--degradation", "-d", help="shift, erode, dilate, "
+                                                             "fp_blobs, drop_object or imbalance (repeatable; "
+                                                             "default all).")] = None,
+    levels: Annotated[Optional[list[str]], typer.Option(help="Levels of one degradation, e.g. shift=0,2,4 or "
+                                                        "imbalance=0.5,0.01 (repeatable).")] = None,
+    confidence: Annotated[float, typer.Option(help="Logits of the degraded masks: +c inside, -c outside.")] = 3.0,
+    blob_radius: Annotated[float, typer.Option(help="Radius (px) of the false-positive blobs.")] = 3.0,
+    seed: Annotated[int, typer.Option(help="Seed of the blob positions.")] = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write sweep.csv, sweep.json, sweep.png, "
+                                                "sweep_matrix.png and sweep_examples.png here.")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
+                                                        case_sensitive=False)] = OutputFormat.table,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+) -> None:
+    """Sensitivity sweeps: each loss, Dice and HD95 against controlled degradations of a mask.
+
+    The degraded mask is given to the losses as logits of fixed confidence (+c inside, -c outside,
+    binary mode). The table shows each loss's response at the strongest level of each degradation
+    (1 = its strongest reaction anywhere in the sweep; positive = looks worse).
+    """
+    from segeval.analysis.sweep import SweepOptions, parse_spatial_shape, reference_from_file, run_sweep
+    from segeval.cli_common import float_list
+
+    spacing_mm = float_list(spacing, "--spacing")
+    mask, source, generated = None, None, parse_spatial_shape(shape)
+    if reference is not None:
+        mask, spacing_mm, source = reference_from_file(reference, label=label, spacing_mm=spacing_mm)
+    elif label is not None:
+        from segeval.errors import UsageError
+
+        raise UsageError("--label needs --reference")
+    options = SweepOptions(confidence=confidence, blob_radius=blob_radius, seed=seed)
+    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    with progress_bar(show_progress) as advance:
+        result = run_sweep(mask, spacing_mm=spacing_mm, losses=loss, family=family.value if family else None,
+                           degradations=degradation, levels=_levels_option(levels), options=options,
+                           shape=generated, source=source, progress=advance)
+    if out is not None:
+        paths = result.write(out)
+        stderr.print(f"sweep written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})",
+                     markup=False)
+    table = result.table
+    failed = table[table["status"] == "failed"]
+    for _, row in failed.drop_duplicates(["name"]).head(10).iterrows():
+        stderr.print(f"failed: {row['name']}: {row['note']}", markup=False)
+    skipped = table[table["status"] == "skipped"].drop_duplicates(["degradation", "level"])
+    for _, row in skipped.iterrows():
+        stderr.print(f"skipped: {row['degradation']} level {row['level']:g}: {row['note']}", markup=False)
+    ok = table[table["status"] == "ok"]
+    strongest = ok[ok["level_index"] == ok.groupby("degradation")["level_index"].transform("max")]
+    matrix = strongest.pivot_table(index=["kind", "name"], columns="degradation", values="response", sort=False)
+    matrix = matrix.reindex(columns=[d for d in dict.fromkeys(table["degradation"]) if d in matrix.columns])
+    matrix = matrix.reset_index().drop(columns="kind")
+    if output_format is OutputFormat.csv:
+        stdout_console(soft_wrap=True).file.write(table.to_csv(index=False))
+    else:
+        _print_frame(matrix, list(matrix.columns), f"Loss response at the strongest level of each degradation "
+                     f"({result.source}; 1 = strongest reaction in the sweep)", output_format, result.to_dict())
+    if not failed.empty:
+        raise typer.Exit(code=int(ExitCode.INPUT))
+
+
+@losses_app.command(name="bench", epilog="Examples:\n\n  segeval losses bench --shape 8x4x256x256 --out bench/\n\n"
+                    "  segeval losses bench --family boundary --shape 2x2x64x128x128 --device cuda --repeats 20")
+@handle_errors
+def bench(
+    shape: Annotated[Optional[list[str]], typer.Option(help="B x C x spatial sizes, e.g. 8x4x256x256 or "
+                                                       "2x2x64x128x128 (repeatable; C = 1 is binary).")] = None,
+    family: Annotated[Optional[LossFamily], typer.Option(help="Only this family's losses.",
+                                                         case_sensitive=False)] = None,
+    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to time (repeatable); "
+                                                      "default: every loss (of --family).")] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")] = "auto",
+    warmup: Annotated[int, typer.Option(help="Untimed passes before timing.")] = 2,
+    repeats: Annotated[int, typer.Option(help="Timed forward + backward passes.")] = 10,
+    memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Measure peak memory (two more "
+                                         "passes).")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the random logits.")] = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write bench.csv, bench.json and bench.png "
+                                                "here.")] = None,
+    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
+                                                        case_sensitive=False)] = OutputFormat.table,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+) -> None:
+    """Execution time (forward + backward: median and quartiles) and peak memory of each loss.
+
+    CUDA is synchronised around every timed pass. Memory: peak allocated CUDA memory on GPU; on CPU
+    the peak of torch's CPU allocator (profiler memory events) plus NumPy's (tracemalloc).
+    Losses that run a CPU distance transform are flagged with their share of the time.
+    """
+    from segeval.analysis.bench import bench_losses, summary_line
+
+    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    with progress_bar(show_progress) as advance:
+        result = bench_losses(loss, family=family.value if family else None, shapes=shape or ["8x4x256x256"],
+                              device=device, warmup=warmup, repeats=repeats, memory=memory, seed=seed,
+                              progress=advance)
+    if out is not None:
+        paths = result.write(out)
+        stderr.print(f"benchmark written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})",
+                     markup=False)
+    table = result.table
+    failed = table[table["status"] == "failed"]
+    for _, row in failed.iterrows():
+        stderr.print(f"failed: {row['loss']} at {row['shape']}: {row['error']}", markup=False)
+    note = summary_line(table)
+    if note:
+        stderr.print(note, markup=False)
+    shown = table.assign(iqr_ms=table["q75_ms"] - table["q25_ms"], cpu_transform=table["cpu_transform"].map(
+        {True: "yes", False: ""}))
+    _print_frame(shown, ["loss", "shape", "device", "median_ms", "iqr_ms", "cpu_transform", "transform_share",
+                         "peak_mb", "status"],
+                 f"Loss benchmark: forward + backward, {repeats} repeats ({result.machine['device']})",
+                 output_format, result.to_dict())
+    if not failed.empty:
+        raise typer.Exit(code=int(ExitCode.INPUT))

@@ -255,10 +255,11 @@ def prepare(
             )
     if not from_logits and z.numel():
         if log_input:
-            if float(z.max()) > 1e-6:
+            top = float(z.detach().max())
+            if top > 1e-6:
                 raise UsageError(
                     f"{loss}: expected log-probabilities (<= 0) as input, got a maximum of "
-                    f"{float(z.max()):g}",
+                    f"{top:g}",
                     hint="pass from_logits=True for raw network outputs",
                 )
             z = z.clamp(max=0.0)

@@ -10,6 +10,8 @@ Timed in one process, each best of --repeats runs:
   numpy        decode + one np.bincount confusion matrix per case + every metric in NumPy (one thread)
   segeval      segeval.score(...) with default settings (decode in worker threads, kernel in torch)
   segeval-w1   segeval.score(..., workers=1): the same with a single decoding thread
+  +distances   segeval.score(..., metrics=["hd", "hd95", "assd"]): the whole pipeline with distance metrics
+               (kernel-level comparisons with MONAI, MedPy and DeepMind: bench_distance.py)
 Ratios are relative to decode. Results are appended to --results with the machine and date.
 """
 
@@ -120,18 +122,19 @@ def main() -> None:
              f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads; device cpu.",
              f"Command: `python benchmarks/bench_score.py{' --quick' if args.quick else ''}` "
              f"(best of {args.repeats}; per case = wall time / cases).\n",
-             "| data | cases | decode ms/case | numpy loop | segeval | segeval workers=1 |",
-             "|---|---|---|---|---|---|"]
+             "| data | cases | decode ms/case | numpy loop | segeval | segeval workers=1 | segeval +hd,hd95,assd |",
+             "|---|---|---|---|---|---|---|"]
     for name, (preds, gts) in sets.items():
         n = len(list(gts.iterdir()))
         decode = best_of(args.repeats, lambda: decode_only(preds, gts))
         numpy_t = best_of(args.repeats, lambda: numpy_loop(preds, gts))
         seg = best_of(args.repeats, lambda: segeval.score(preds, gts, device="cpu"))
         seg1 = best_of(args.repeats, lambda: segeval.score(preds, gts, device="cpu", workers=1))
+        dist = best_of(args.repeats, lambda: segeval.score(preds, gts, device="cpu", metrics=["hd", "hd95", "assd"]))
         desc = "PNG 512×512, 6 classes" if name == "png" else "NIfTI 256×256×128 .nii.gz, 3 labels"
         lines.append(f"| {desc} | {n} | {1000 * decode / n:.1f} | {numpy_t / decode:.2f}× "
                      f"({1000 * numpy_t / n:.1f} ms) | {seg / decode:.2f}× ({1000 * seg / n:.1f} ms) | "
-                     f"{seg1 / decode:.2f}× ({1000 * seg1 / n:.1f} ms) |")
+                     f"{seg1 / decode:.2f}× ({1000 * seg1 / n:.1f} ms) | {1000 * dist / n:.1f} ms |")
         print(lines[-1], flush=True)
     lines.append("\nRatios are wall time relative to decode-only (lower is better; target ≤ 1.3×).")
     with args.results.open("a") as handle:

@@ -128,12 +128,21 @@ class ScoreResult:
                          "nsd_tolerance_mm": self.config.nsd_tolerance,
                          "boundary_iou_width_mm": self.config.boundary_iou_width},
             "summary": self.summary.to_dict(orient="records"),
+            "status_counts": self.status_counts(),
             "gates": {"passed": self.passed, "results": [g.as_dict() for g in self.gates]},
             "comparison": self.comparison.as_dict() if self.comparison is not None else None,
             "cases": [_case_dict(r) for r in self.cases],
             "versions": versions(),
             "timings": self.timings,
         }
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """For each metric, how many per-case values took each branch (ok, both_empty, one_empty, …)."""
+        counts = self.per_case.groupby(["metric", "status"], sort=False).size()
+        out: dict[str, dict[str, int]] = {}
+        for (metric, status), n in counts.items():
+            out.setdefault(metric, {})[status] = int(n)
+        return out
 
     def units(self) -> dict[str, str]:
         """Units of lengths and volumes in this run: ``mm``/``mm^d`` when every case has a physical

@@ -22,7 +22,7 @@ import pandas as pd
 from segeval.cases import BACKGROUND, CaseRecord
 from segeval.metrics.confusion import class_matrix
 from segeval.metrics.overlap import CASE_METRICS, STATUSES, case_metrics, class_metrics
-from segeval.stats import bootstrap_mean_ci
+from segeval.stats import bootstrap_mean_cis
 
 PER_CASE_COLUMNS = ["case", "class", "class_name", "metric", "value", "status"]
 SUMMARY_COLUMNS = ["class", "class_name", "metric", "mean", "std", "median", "q25", "q75", "min", "max", "n",
@@ -187,29 +187,25 @@ def _quantile(ordered: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
 
 def _summary_table(labels, class_names, per_class: MetricArrays, per_case_level: MetricArrays,
                    pooled_class: dict[str, np.ndarray], pooled_case: dict[str, float], ci: float) -> pd.DataFrame:
-    rows = []
-
-    def interval(column: np.ndarray) -> tuple[float, float]:
-        return bootstrap_mean_ci(column, ci) if ci > 0 else (np.nan, np.nan)
-
+    # every (metric, class) column side by side, so that statistics and intervals take one pass
+    blocks = [values for values, _ in per_class.values()] + [values[:, None] for values, _ in per_case_level.values()]
+    columns = np.concatenate(blocks, axis=1) if blocks else np.zeros((0, 0))
+    stats = _statistics(columns)
+    low, high = bootstrap_mean_cis(columns, ci) if ci > 0 else (np.full(columns.shape[1], np.nan),) * 2
+    rows, k = [], 0
     for metric, (values, status) in per_class.items():
-        stats = _statistics(values)
         pooled = pooled_class.get(metric)
         for j, (label, name) in enumerate(zip(labels, class_names)):
-            if status.shape[0] and (status[:, j] == "not_computed").all():
-                continue
-            row = {"class": str(label), "class_name": name, "metric": metric}
-            row.update({k: v[j] for k, v in stats.items()})
-            row["pooled"] = float(pooled[j]) if pooled is not None else np.nan
-            row["ci_low"], row["ci_high"] = interval(values[:, j])
-            rows.append(row)
-    for metric, (values, _) in per_case_level.items():
-        stats = _statistics(values[:, None])
-        row = {"class": "all", "class_name": "all", "metric": metric}
-        row.update({k: v[0] for k, v in stats.items()})
-        row["pooled"] = pooled_case.get(metric, np.nan)
-        row["ci_low"], row["ci_high"] = interval(values)
-        rows.append(row)
+            if not (status.shape[0] and (status[:, j] == "not_computed").all()):
+                rows.append({"class": str(label), "class_name": name, "metric": metric,
+                             **{key: v[k] for key, v in stats.items()},
+                             "pooled": float(pooled[j]) if pooled is not None else np.nan,
+                             "ci_low": low[k], "ci_high": high[k]})
+            k += 1
+    for metric in per_case_level:
+        rows.append({"class": "all", "class_name": "all", "metric": metric, **{key: v[k] for key, v in stats.items()},
+                     "pooled": pooled_case.get(metric, np.nan), "ci_low": low[k], "ci_high": high[k]})
+        k += 1
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     order = {"all": len(labels)}
     order.update({str(v): i for i, v in enumerate(labels)})

@@ -8,6 +8,7 @@ Data flow, top to bottom::
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from collections import deque
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from segeval import __version__
 from segeval.aggregate import Tables, build_tables, distance_arrays
@@ -210,15 +212,17 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
     batch_size = config.batch_size or (8 if device.type == "cuda" else 1)
     records: list[CaseRecord] = []
     distance_names, distance_options = config.distance_metrics(), config.distance_options()
-    loaded = load_ahead(pairs, config, palette, config.workers or default_workers())
-    for batch in _batches(loaded, batch_size):
-        ready = [item for item in batch if isinstance(item, LoadedCase)]
-        done = count_batch(ready, config, device, distance_names, distance_options)
-        by_case = {r.case: r for r in done}
-        for item in batch:
-            records.append(by_case[item.record.case] if isinstance(item, LoadedCase) else item)
-            if progress is not None:
-                progress(len(records), len(pairs))
+    workers = config.workers or default_workers()
+    with _torch_threads(1 if device.type == "cpu" and workers > 1 else None):
+        loaded = load_ahead(pairs, config, palette, workers)
+        for batch in _batches(loaded, batch_size):
+            ready = [item for item in batch if isinstance(item, LoadedCase)]
+            done = count_batch(ready, config, device, distance_names, distance_options)
+            by_case = {r.case: r for r in done}
+            for item in batch:
+                records.append(by_case[item.record.case] if isinstance(item, LoadedCase) else item)
+                if progress is not None:
+                    progress(len(records), len(pairs))
     counted = time.perf_counter()
 
     labels = _label_set(records, config)
@@ -301,6 +305,23 @@ def load_ahead(pairs: list[CasePair], config: ScoreConfig, palette, workers: int
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+@contextlib.contextmanager
+def _torch_threads(count: int | None) -> Iterator[None]:
+    """Run torch with ``count`` intra-op threads, then restore the setting (``None``: unchanged).
+
+    On the CPU the loader threads already keep every core busy decoding files; torch's own
+    threads on top of them only add contention (and large histograms are split over the CPUs
+    by :func:`segeval.metrics.confusion._bincount` anyway).
+    """
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _batches(items: Iterable, size: int) -> Iterator[list]:

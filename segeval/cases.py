@@ -83,13 +83,14 @@ def load_case(pair: CasePair, config: ScoreConfig, palette: dict | None) -> Load
                 pred.array.shape, gt.array.shape, requested=config.channel_axis,
                 format_hint=pred.channel_axis, path=pred.path,
             )
-        record.spacing_mm, record.spacing_source = _spacing(pred, gt, config, record.class_axis)
+        record.spacing_mm, record.spacing_source = _spacing(pred, gt, config)
         return LoadedCase(record=record, pred=pred, gt=gt)
     except Exception as exc:  # one bad case never stops the run; it is reported as failed
         return record.fail(exc)
 
 
-def _spacing(pred: ImageData | None, gt: ImageData, config: ScoreConfig, class_axis: int | None):
+def _spacing(pred: ImageData | None, gt: ImageData, config: ScoreConfig) -> tuple[tuple[float, ...], str]:
+    """Spacing of a case and where it came from: --spacing, the reference file, the prediction file, or 1."""
     ndim = gt.array.ndim
     if pred is not None and pred.spacing_mm is not None and gt.spacing_mm is not None:
         _check_geometry(pred, gt, config.geometry_tolerance)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -381,9 +380,3 @@ def metrics_command(
         better = {True: "higher", False: "lower", None: "-"}[row["higher_is_better"]]
         table.add_row(row["name"], row["level"], row["formula"], better, row["unit"], row["reference"])
     console.print(table)
-
-
-
-if __name__ == "__main__":  # pragma: no cover
-    app(prog_name="segeval")
-    sys.exit(0)

@@ -14,35 +14,66 @@ SEED = 0
 """Seed of every bootstrap, so the same data give the same interval."""
 
 
-def bootstrap_mean_ci(values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES,
-                      seed: int = SEED) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (NaN values left out).
+def bootstrap_mean_cis(values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES,
+                       seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile-bootstrap intervals of the mean of every column of ``values``, in one pass.
 
     Parameters
     ----------
-    values : numpy.ndarray
-        One value per case.
+    values : numpy.ndarray, shape (cases, columns)
+        One row per case; NaN values are left out of each resample's mean.
     level : float
         Coverage in (0, 1), e.g. 0.95.
 
     Returns
     -------
-    (low, high) : tuple of float
+    (low, high) : tuple of numpy.ndarray, shape (columns,)
         The ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the means of ``samples``
-        resamples with replacement (Efron & Tibshirani 1993, ch. 13); NaN with fewer than 2 values.
+        resamples of the cases with replacement (Efron & Tibshirani 1993, ch. 13); NaN for a
+        column with fewer than 2 values.
+
+    Notes
+    -----
+    Resample ``b`` is a vector of case counts :math:`w_b`, so its column means are
+    :math:`w_b^T x / w_b^T [x \neq \mathrm{NaN}]`: two matrix products for every column at once.
+    All columns share the same resamples (seeded), so the intervals are reproducible.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n, columns = values.shape
+    if n == 0:
+        return np.full(columns, np.nan), np.full(columns, np.nan)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, n, size=(samples, n))
+    weights = np.bincount((picks + n * np.arange(samples)[:, None]).ravel(), minlength=samples * n)
+    weights = weights.reshape(samples, n).astype(np.float64)
+    valid = ~np.isnan(values)
+    infinite = np.isinf(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (weights @ np.where(valid & ~infinite, values, 0.0)) / (weights @ valid)
+    means[(weights @ (infinite & (values > 0))) > 0] = np.inf
+    low, high = (np.full(columns, np.nan) for _ in range(2))
+    enough = valid.sum(axis=0) >= 2
+    if enough.any():
+        # quantiles interpolate; an infinite mean stands in as the largest float, and any quantile
+        # that interpolated towards it is infinite
+        capped = np.where(np.isinf(means[:, enough]), np.finfo(np.float64).max, means[:, enough])
+        quantiles = np.nanquantile(capped, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        quantiles[quantiles > 1e300] = np.inf
+        low[enough], high[enough] = quantiles
+    return low, high
+
+
+def bootstrap_mean_ci(values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES,
+                      seed: int = SEED) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean of one column of per-case ``values``.
 
     Examples
     --------
     >>> bootstrap_mean_ci(np.array([1.0, 1.0, 1.0]), 0.95)
     (1.0, 1.0)
     """
-    finite = values[~np.isnan(values)]
-    if finite.size < 2:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    means = finite[rng.integers(0, finite.size, size=(samples, finite.size))].mean(axis=1)
-    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return float(low), float(high)
+    low, high = bootstrap_mean_cis(np.asarray(values, dtype=np.float64)[:, None], level, samples=samples, seed=seed)
+    return float(low[0]), float(high[0])
 
 
 def wilcoxon_p(differences: np.ndarray) -> float:

@@ -99,3 +99,19 @@ def test_score_with_baseline_in_one_step(tmp_path):
     again = segeval.score(sample / "preds", sample / "gts", baseline=tmp_path / "main", max_drop=["dice=0.0"])
     assert again.passed and again.comparison.table["delta"].abs().max() == 0.0
     assert again.to_dict()["comparison"]["gates"][0]["passed"] is True
+
+
+def test_columnwise_bootstrap_resamples_cases_and_skips_nan():
+    from segeval.stats import bootstrap_mean_cis
+
+    values = np.array([[0.1, np.nan, 1.0], [0.5, 2.0, np.inf], [0.2, 4.0, 1.0], [0.9, np.nan, 1.0]])
+    low, high = bootstrap_mean_cis(values, 0.8)
+    rng = np.random.default_rng(SEED)
+    picks = rng.integers(0, 4, size=(BOOTSTRAP_SAMPLES, 4))
+    with np.errstate(all="ignore"):
+        means = np.nanmean(values[picks], axis=1)  # the case bootstrap, NaN left out of each mean
+    expected = np.nanquantile(means, [0.1, 0.9], axis=0)
+    assert low[:2] == pytest.approx(expected[0][:2]) and high[:2] == pytest.approx(expected[1][:2])
+    assert high[2] == np.inf  # a resample holding an infinite distance has an infinite mean
+    single = bootstrap_mean_cis(np.array([[1.0], [np.nan]]), 0.95)
+    assert np.isnan(single[0][0]) and np.isnan(single[1][0])

@@ -125,7 +125,7 @@ def _read_pillow(path: Path, palette: dict[tuple[int, ...], int] | None) -> Imag
 def _pillow_frame_to_array(path: Path, frame, palette: dict[tuple[int, ...], int] | None) -> np.ndarray:
     mode = frame.mode
     if mode in ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "F"):
-        return np.asarray(frame)
+        return np.array(frame)  # a writable array, so that torch can take it without another copy
     if mode in ("RGB", "RGBA"):
         if palette is None:
             raise InputError(

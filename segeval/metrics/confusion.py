@@ -13,6 +13,7 @@ derived from it runs in float64 NumPy on the small C×C matrices (:func:`overlap
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -73,7 +74,7 @@ def joint_histograms(preds: list[torch.Tensor], gts: list[torch.Tensor]) -> list
     """
     if not preds:
         return []
-    extremes = [torch.stack([t.min(), t.max()]) for pair in zip(preds, gts) for t in pair if t.numel()]
+    extremes = [torch.stack(torch.aminmax(t)) for pair in zip(preds, gts) for t in pair if t.numel()]
     if not extremes:
         return [_trim(np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64)) for _ in preds]
     bounds = torch.stack(extremes).cpu()
@@ -90,14 +91,15 @@ def joint_histograms(preds: list[torch.Tensor], gts: list[torch.Tensor]) -> list
 
 
 PARALLEL_BINCOUNT_MIN = 1 << 20
-"""CPU histograms of at least this many pixels are split over torch's intra-op thread count."""
+"""CPU histograms of at least this many pixels are split over :data:`BINCOUNT_THREADS` threads."""
+BINCOUNT_THREADS = os.cpu_count() or 1
 _pool: ThreadPoolExecutor | None = None
 
 
 def _bincount(index: torch.Tensor, n_bins: int) -> torch.Tensor:
-    """``torch.bincount`` that uses every CPU thread on large inputs (torch's own is single-threaded on CPU)."""
+    """``torch.bincount`` that uses every CPU on large inputs (torch's own is single-threaded on CPU)."""
     global _pool
-    threads = torch.get_num_threads()
+    threads = BINCOUNT_THREADS
     if index.device.type != "cpu" or threads < 2 or index.numel() < PARALLEL_BINCOUNT_MIN:
         return torch.bincount(index, minlength=n_bins)
     if _pool is None or _pool._max_workers != threads:

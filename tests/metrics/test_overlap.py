@@ -236,6 +236,6 @@ def test_parallel_cpu_bincount_equals_the_single_threaded_one(monkeypatch):
     pred, gt = rng.integers(0, 6, size=(41, 37)), rng.integers(0, 6, size=(41, 37))
     (single,) = joint_histograms([torch.from_numpy(pred)], [torch.from_numpy(gt)])
     monkeypatch.setattr(confusion_module, "PARALLEL_BINCOUNT_MIN", 16)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    monkeypatch.setattr(confusion_module, "BINCOUNT_THREADS", 3)
     (parallel,) = joint_histograms([torch.from_numpy(pred)], [torch.from_numpy(gt)])
     np.testing.assert_array_equal(parallel.cm, single.cm)

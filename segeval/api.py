@@ -32,7 +32,7 @@ from segeval.gate import GateResult, evaluate_gates
 from segeval.io.palette import read_palette
 from segeval.io.pairing import CasePair, Pairing, discover_pairs, read_manifest
 from segeval.metrics.catalog import METRICS
-from segeval.report.writers import prepare_out_dir, write_csv, write_json
+from segeval.report.writers import write_report
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each case."""
@@ -161,12 +161,7 @@ class ScoreResult:
 
     def write(self, out: str | Path) -> dict[str, Path]:
         """Write ``per_case.csv``, ``summary.csv`` and ``summary.json`` into ``out`` (atomically)."""
-        out = prepare_out_dir(Path(out))
-        paths = {"per_case": out / "per_case.csv", "summary": out / "summary.csv", "json": out / "summary.json"}
-        write_csv(paths["per_case"], self.per_case)
-        write_csv(paths["summary"], self.summary)
-        write_json(paths["json"], self.to_dict())
-        return paths
+        return write_report(out, self.per_case, self.summary, self.to_dict())
 
 
 def score(preds: str | Path | None = None, gts: str | Path | None = None, *,

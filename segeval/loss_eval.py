@@ -32,7 +32,7 @@ from segeval.errors import InputError, SegevalError, UsageError
 from segeval.io.palette import read_palette
 from segeval.losses import get_loss, list_losses, loss_spec
 from segeval.predictions import decode_reference, to_tensor
-from segeval.report.writers import prepare_out_dir, write_csv, write_json
+from segeval.report.writers import write_report
 
 PER_CASE_COLUMNS = ["case", "loss", "family", "mode", "value", "status", "error"]
 SUMMARY_COLUMNS = ["loss", "family", "mean", "std", "median", "q25", "q75", "min", "max", "n", "n_nan", "n_failed"]
@@ -74,13 +74,7 @@ class LossResult:
 
     def write(self, out: str | Path) -> dict[str, Path]:
         """Write ``per_case.csv``, ``summary.csv`` and ``summary.json`` into ``out``, atomically."""
-        folder = prepare_out_dir(Path(out))
-        paths = {"per_case": folder / "per_case.csv", "summary": folder / "summary.csv",
-                 "json": folder / "summary.json"}
-        write_csv(paths["per_case"], self.per_case)
-        write_csv(paths["summary"], self.summary)
-        write_json(paths["json"], self.to_dict())
-        return paths
+        return write_report(out, self.per_case, self.summary, self.to_dict())
 
 
 def select_losses(names: list[str] | None, family: str | None) -> list[str]:

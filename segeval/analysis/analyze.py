@@ -34,7 +34,7 @@ from segeval.config import ScoreConfig, default_workers, resolve_device
 from segeval.errors import UsageError
 from segeval.io.palette import read_palette
 from segeval.loss_eval import _prepare, select_losses
-from segeval.report.writers import prepare_out_dir, write_csv, write_json
+from segeval.report.writers import write_report
 
 __all__ = ["AnalysisResult", "CaseMaps", "analyze_losses", "summarize_anatomy"]
 
@@ -127,12 +127,8 @@ class AnalysisResult:
         """Write the tables, ``anatomy.json`` and the figures into ``out`` (each file atomically)."""
         from segeval.analysis import plots
 
-        folder = prepare_out_dir(Path(out))
-        paths = {"per_case": folder / "anatomy_per_case.csv", "summary": folder / "anatomy_summary.csv",
-                 "json": folder / "anatomy.json"}
-        write_csv(paths["per_case"], self.per_case)
-        write_csv(paths["summary"], self.summary)
-        write_json(paths["json"], self.to_dict())
+        paths = write_report(out, self.per_case, self.summary, self.to_dict(), prefix="anatomy")
+        folder = paths["json"].parent
         if (self.summary["n"] > 0).any():
             paths["shares"] = folder / "gradient_shares.png"
             plots.save_figure(plots.share_chart(self.summary, self.options), paths["shares"])

@@ -18,7 +18,15 @@ from rich.table import Table
 
 from segeval import __version__
 from segeval.cli_common import (
+    DeviceOpt,
+    FormatOpt,
+    GtSuffixOpt,
     OutputFormat,
+    PairsOpt,
+    PredSuffixOpt,
+    ProgressOpt,
+    RecursiveOpt,
+    WorkersOpt,
     float_list,
     handle_errors,
     int_list,
@@ -97,13 +105,10 @@ def score(
                                                        "foreground). Default 0.5 on probabilities, 0 on logits.")] = None,
     palette: Annotated[Optional[Path], typer.Option(help="Colour→label map for RGB masks: CSV label,r,g,b or "
                                                     "JSON {\"1\": [255,0,0]}.")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Search sub-folders; case names keep "
-                                            "their relative path.")] = False,
-    pred_suffix: Annotated[str, typer.Option(help="Strip this suffix from prediction names (case_1_pred.png "
-                                             "→ case_1).")] = "",
-    gt_suffix: Annotated[str, typer.Option(help="Strip this suffix from ground-truth names.")] = "",
-    pairs: Annotated[Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case] instead of "
-                                                  "PREDS and GTS.")] = None,
+    recursive: RecursiveOpt = False,
+    pred_suffix: PredSuffixOpt = "",
+    gt_suffix: GtSuffixOpt = "",
+    pairs: PairsOpt = None,
     allow_missing: Annotated[bool, typer.Option(help="Score what matches; a missing prediction counts as an "
                                                 "empty one.")] = False,
     skip_missing: Annotated[bool, typer.Option(help="With missing predictions, skip the case instead "
@@ -113,11 +118,10 @@ def score(
                                                    "value = isotropic.")] = None,
     geometry_tolerance: Annotated[float, typer.Option(help="Tolerance when comparing prediction and ground-truth "
                                                       "spacing, origin and direction.")] = 1e-3,
-    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")] = "auto",
+    device: DeviceOpt = "auto",
     batch_size: Annotated[Optional[int], typer.Option(help="Cases per kernel call (default 1 on CPU, 8 on "
                                                       "CUDA).")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Threads decoding files while the kernel runs "
-                                                   "(default min(4, CPUs)).")] = None,
+    workers: WorkersOpt = None,
     metrics: Annotated[Optional[str], typer.Option("--metrics", "-m", help="Distance metrics to compute, "
                                                    "comma-separated: hd, hd95 (any hdNN), assd, msd_pred_to_gt, "
                                                    "msd_gt_to_pred, nsd, boundary_iou. Default: none (the overlap "
@@ -150,9 +154,8 @@ def score(
     config: Annotated[Optional[Path], typer.Option(help="Settings file: segeval.toml or a pyproject.toml with "
                                                    "[tool.segeval]. Default: ./segeval.toml, then "
                                                    "./pyproject.toml. Command-line options win.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
-                                                        case_sensitive=False)] = OutputFormat.table,
-    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+    output_format: FormatOpt = OutputFormat.table,
+    progress: ProgressOpt = True,
 ) -> None:
     """Score predictions against ground truths: per-case and summary overlap metrics.
 
@@ -309,8 +312,7 @@ def compare(
                                                 "here.")] = None,
     junit: Annotated[Optional[Path], typer.Option(help="Write the limit verdicts as JUnit XML.")] = None,
     markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown summary of the changes.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
-                                                        case_sensitive=False)] = OutputFormat.table,
+    output_format: FormatOpt = OutputFormat.table,
 ) -> None:
     """Compare two reports: change of each mean over paired cases, with a bootstrap 95% interval and a
     Wilcoxon signed-rank p-value; the cases that got most worse; cases in only one report.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 import functools
 import os
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -20,6 +22,20 @@ class OutputFormat(str, enum.Enum):
     json = "json"
     csv = "csv"
     quiet = "quiet"
+
+
+# Options shared by the commands that read prediction and ground-truth folders.
+RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Search sub-folders; case names keep their "
+                                            "relative path.")]
+PredSuffixOpt = Annotated[str, typer.Option(help="Strip this suffix from prediction names (case_1_pred.png → case_1).")]
+GtSuffixOpt = Annotated[str, typer.Option(help="Strip this suffix from ground-truth names.")]
+PairsOpt = Annotated[Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case] instead of PREDS "
+                                                  "and GTS.")]
+DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")]
+WorkersOpt = Annotated[Optional[int], typer.Option(help="Threads decoding files (default min(4, CPUs)).")]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
+                                                 case_sensitive=False)]
+ProgressOpt = Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")]
 
 
 def handle_errors(command):

@@ -17,7 +17,22 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from segeval.cli_common import OutputFormat, handle_errors, int_list, progress_bar, stderr, stdout_console
+from segeval.cli_common import (
+    DeviceOpt,
+    FormatOpt,
+    GtSuffixOpt,
+    OutputFormat,
+    PairsOpt,
+    PredSuffixOpt,
+    ProgressOpt,
+    RecursiveOpt,
+    WorkersOpt,
+    handle_errors,
+    int_list,
+    progress_bar,
+    stderr,
+    stdout_console,
+)
 from segeval.errors import ExitCode
 
 
@@ -71,17 +86,16 @@ def run(
     labels: Annotated[Optional[str], typer.Option(help="Label of each channel, e.g. 0,1,2,4 (default 0..C-1).")] = None,
     channel_axis: Annotated[Optional[int], typer.Option(help="Class axis of the maps (default: inferred from the "
                                                         "shapes, else the first axis / 4th NIfTI dimension).")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Search sub-folders.")] = False,
-    pred_suffix: Annotated[str, typer.Option(help="Strip this suffix from prediction names.")] = "",
-    gt_suffix: Annotated[str, typer.Option(help="Strip this suffix from ground-truth names.")] = "",
-    pairs: Annotated[Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case].")] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")] = "auto",
-    workers: Annotated[Optional[int], typer.Option(help="Threads decoding files.")] = None,
+    recursive: RecursiveOpt = False,
+    pred_suffix: PredSuffixOpt = "",
+    gt_suffix: GtSuffixOpt = "",
+    pairs: PairsOpt = None,
+    device: DeviceOpt = "auto",
+    workers: WorkersOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write per_case.csv, summary.csv and "
                                                 "summary.json here.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
-                                                        case_sensitive=False)] = OutputFormat.table,
-    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+    output_format: FormatOpt = OutputFormat.table,
+    progress: ProgressOpt = True,
 ) -> None:
     """The loss catalog, or every selected loss computed on prediction maps against masks.
 
@@ -223,17 +237,16 @@ def analyze(
     channel_axis: Annotated[Optional[int], typer.Option(help="Class axis of the maps (default: inferred).")] = None,
     spacing: Annotated[Optional[str], typer.Option(help="Spacing in mm, array order (z,y,x), overriding the "
                                                    "files'; one value = isotropic.")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Search sub-folders.")] = False,
-    pred_suffix: Annotated[str, typer.Option(help="Strip this suffix from prediction names.")] = "",
-    gt_suffix: Annotated[str, typer.Option(help="Strip this suffix from ground-truth names.")] = "",
-    pairs: Annotated[Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case].")] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")] = "auto",
-    workers: Annotated[Optional[int], typer.Option(help="Threads decoding files.")] = None,
+    recursive: RecursiveOpt = False,
+    pred_suffix: PredSuffixOpt = "",
+    gt_suffix: GtSuffixOpt = "",
+    pairs: PairsOpt = None,
+    device: DeviceOpt = "auto",
+    workers: WorkersOpt = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write anatomy_per_case.csv, "
                                                 "anatomy_summary.csv, anatomy.json and the PNG figures here.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
-                                                        case_sensitive=False)] = OutputFormat.table,
-    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+    output_format: FormatOpt = OutputFormat.table,
+    progress: ProgressOpt = True,
 ) -> None:
     """Gradient anatomy: where each loss puts its gradient (FG/BG, hard/easy, distance to the boundary).
 
@@ -313,9 +326,8 @@ def sweep(
     seed: Annotated[int, typer.Option(help="Seed of the blob positions.")] = 0,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write sweep.csv, sweep.json, sweep.png, "
                                                 "sweep_matrix.png and sweep_examples.png here.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
-                                                        case_sensitive=False)] = OutputFormat.table,
-    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+    output_format: FormatOpt = OutputFormat.table,
+    progress: ProgressOpt = True,
 ) -> None:
     """Sensitivity sweeps: each loss, Dice and HD95 against controlled degradations of a mask.
 
@@ -375,7 +387,7 @@ def bench(
                                                          case_sensitive=False)] = None,
     loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to time (repeatable); "
                                                       "default: every loss (of --family).")] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")] = "auto",
+    device: DeviceOpt = "auto",
     warmup: Annotated[int, typer.Option(help="Untimed passes before timing.")] = 2,
     repeats: Annotated[int, typer.Option(help="Timed forward + backward passes.")] = 10,
     memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Measure peak memory (two more "
@@ -383,9 +395,8 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of the random logits.")] = 0,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write bench.csv, bench.json and bench.png "
                                                 "here.")] = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
-                                                        case_sensitive=False)] = OutputFormat.table,
-    progress: Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")] = True,
+    output_format: FormatOpt = OutputFormat.table,
+    progress: ProgressOpt = True,
 ) -> None:
     """Execution time (forward + backward: median and quartiles) and peak memory of each loss.
 

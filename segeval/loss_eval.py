@@ -7,7 +7,8 @@ Same readers, pairing, error handling and report writer as ``segeval score``::
 
 A prediction with a class axis is scored in ``multiclass`` mode against the class index of each
 label (``labels`` gives the label of each channel, default 0..C-1); a single-channel map in
-``binary`` mode against the foreground (label 1; 0/255 masks are read as 0/1). Whether the maps
+``binary`` mode against the foreground (label 1; 0/255 masks are read as 0/1). A grayscale PNG/TIFF
+prediction is a foreground probability scaled to its range (value / 255, or / 65535 for 16 bits). Whether the maps
 hold logits or probabilities is inferred per case (values within [0, 1] → probabilities) unless
 ``from_logits`` is given.
 """
@@ -152,6 +153,9 @@ def _prepare(item: LoadedCase, config: ScoreConfig, from_logits: bool | None, de
     if pred_image is None:
         raise InputError(f"{record.case}: no prediction")
     pred = to_tensor(pred_image.array, device)
+    if not pred.is_floating_point() and pred_image.format == "image" and record.class_axis is None:
+        # an 8- or 16-bit grayscale image is a foreground probability scaled to the full range
+        pred = pred.float() / (255.0 if pred_image.array.dtype == np.uint8 else 65535.0)
     if not pred.is_floating_point():
         raise InputError(f"{pred_image.path}: losses need probability or logit maps; the file holds integer labels")
     low, high = (float(v) for v in torch.aminmax(pred))

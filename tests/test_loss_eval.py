@@ -95,3 +95,16 @@ def test_channel_count_must_match_labels(tmp_path):
     assert "label value 4 has no channel" in unmapped.failed[0].error
     mapped = evaluate_losses(tmp_path / "p", tmp_path / "g", losses=["dice"], labels=(0, 4))
     assert not mapped.failed and mapped.per_case["status"].tolist() == ["ok"]
+
+
+def test_grayscale_png_is_a_foreground_probability(tmp_path):
+    (tmp_path / "p").mkdir(), (tmp_path / "g").mkdir()
+    mask = np.zeros((9, 13), np.uint8)
+    mask[2:6, 3:9] = 1
+    prob = np.where(mask == 1, 204, 51).astype(np.uint8)  # 0.8 on the object, 0.2 elsewhere
+    Image.fromarray(mask).save(tmp_path / "g" / "a.png")
+    Image.fromarray(prob).save(tmp_path / "p" / "a.png")
+    result = evaluate_losses(tmp_path / "p", tmp_path / "g", losses=["bce"])
+    expected = F.binary_cross_entropy(torch.from_numpy(prob / 255.0), torch.from_numpy(mask).double()).item()
+    assert result.per_case["value"].iloc[0] == pytest.approx(expected, rel=1e-5)
+    assert result.cases[0].pred_kind == "probs"

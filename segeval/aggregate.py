@@ -155,7 +155,7 @@ def _per_case_table(records, scored, labels, class_names, per_class: MetricArray
     return table[PER_CASE_COLUMNS].reset_index(drop=True)
 
 
-def _statistics(values: np.ndarray) -> dict[str, np.ndarray]:
+def column_statistics(values: np.ndarray) -> dict[str, np.ndarray]:
     """Statistics over axis 0 (cases) of ``values``, ignoring NaN; quantiles interpolate linearly."""
     valid = ~np.isnan(values)
     n = valid.sum(axis=0)
@@ -190,7 +190,7 @@ def _summary_table(labels, class_names, per_class: MetricArrays, per_case_level:
     # every (metric, class) column side by side, so that statistics and intervals take one pass
     blocks = [values for values, _ in per_class.values()] + [values[:, None] for values, _ in per_case_level.values()]
     columns = np.concatenate(blocks, axis=1) if blocks else np.zeros((0, 0))
-    stats = _statistics(columns)
+    stats = column_statistics(columns)
     low, high = bootstrap_mean_cis(columns, ci) if ci > 0 else (np.full(columns.shape[1], np.nan),) * 2
     rows, k = [], 0
     for metric, (values, status) in per_class.items():

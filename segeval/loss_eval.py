@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from segeval import __version__
-from segeval.aggregate import _statistics
+from segeval.aggregate import column_statistics
 from segeval.api import Progress, load_ahead, pair_inputs, versions
 from segeval.cases import CaseRecord, LoadedCase
 from segeval.config import ScoreConfig, default_workers, resolve_device
@@ -212,7 +212,7 @@ def _summary(per_case: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     for name in names:
         selected = per_case[per_case["loss"] == name]
         values = selected[selected["status"] != "failed"]["value"].to_numpy(float)
-        stats = _statistics(values[:, None])
+        stats = column_statistics(values[:, None])
         rows.append({"loss": name, "family": loss_spec(name).family.value,
                      **{k: v[0] for k, v in stats.items()}, "n_failed": int((selected["status"] == "failed").sum())})
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from segeval.aggregate import _statistics
+from segeval.aggregate import column_statistics
 
 columns = arrays(np.float64, st.tuples(st.integers(0, 12), st.integers(1, 4)),
                  elements=st.one_of(st.floats(-1e6, 1e6), st.just(np.nan)))
@@ -18,7 +18,7 @@ columns = arrays(np.float64, st.tuples(st.integers(0, 12), st.integers(1, 4)),
 @settings(max_examples=150, deadline=None)
 @given(columns)
 def test_statistics_match_numpy(values):
-    stats = _statistics(values)
+    stats = column_statistics(values)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         n = np.sum(~np.isnan(values), axis=0)

@@ -129,7 +129,7 @@ def evaluate_losses(preds: str | Path | None = None, gts: str | Path | None = No
         records.append(record)
         if isinstance(item, LoadedCase):
             try:
-                prediction, target, mode, logits = _prepare(item, config, from_logits, device)
+                prediction, target, mode, logits = prepare_case(item, config, from_logits, device)
             except Exception as exc:  # one bad case never stops the run
                 record.fail(exc)
             else:
@@ -148,7 +148,7 @@ def evaluate_losses(preds: str | Path | None = None, gts: str | Path | None = No
                       timings={"total_s": time.perf_counter() - started}, device=str(device))
 
 
-def _prepare(item: LoadedCase, config: ScoreConfig, from_logits: bool | None, device: torch.device):
+def prepare_case(item: LoadedCase, config: ScoreConfig, from_logits: bool | None, device: torch.device):
     """(prediction (1, C, *S) float, target (1, *S) long, mode, from_logits) of one case."""
     record, pred_image = item.record, item.pred
     if pred_image is None:

@@ -33,7 +33,7 @@ from segeval.cases import CaseRecord, LoadedCase
 from segeval.config import ScoreConfig, default_workers, resolve_device
 from segeval.errors import UsageError
 from segeval.io.palette import read_palette
-from segeval.loss_eval import _prepare, select_losses
+from segeval.loss_eval import prepare_case, select_losses
 from segeval.report.writers import write_report
 
 __all__ = ["AnalysisResult", "CaseMaps", "analyze_losses", "summarize_anatomy"]
@@ -198,7 +198,7 @@ def analyze_losses(preds: str | Path | None = None, gts: str | Path | None = Non
         records.append(record)
         if isinstance(item, LoadedCase):
             try:
-                prediction, target, mode, logits = _prepare(item, config, from_logits, device)
+                prediction, target, mode, logits = prepare_case(item, config, from_logits, device)
             except Exception as exc:  # one bad case never stops the run
                 record.fail(exc)
             else:

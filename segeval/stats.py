@@ -16,7 +16,7 @@ SEED = 0
 
 def bootstrap_mean_cis(values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES,
                        seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile-bootstrap intervals of the mean of every column of ``values``, in one pass.
+    r"""Percentile-bootstrap intervals of the mean of every column of ``values``, in one pass.
 
     Parameters
     ----------

@@ -85,8 +85,7 @@ def make_case(rng, shape, n_labels, radius_frac, gt_amplitude, pred_amplitude, c
         centre = [rng.uniform(0.25 * s, 0.75 * s) for s in shape]
         radii = [rng.uniform(*radius_frac) * s for s in shape]
         box = tuple(
-            slice(max(0, int(c - 1.5 * r) - 2), min(s, int(c + 1.5 * r) + 3))
-            for c, r, s in zip(centre, radii, shape)
+            slice(max(0, int(c - 1.5 * r) - 2), min(s, int(c + 1.5 * r) + 3)) for c, r, s in zip(centre, radii, shape)
         )
         sub_shape = tuple(b.stop - b.start for b in box)
         level = sum(((g - c) / r) ** 2 for g, c, r in zip(np.ogrid[box], centre, radii)) - 1.0
@@ -97,9 +96,7 @@ def make_case(rng, shape, n_labels, radius_frac, gt_amplitude, pred_amplitude, c
     if spurious:
         centre = [rng.uniform(0.1 * s, 0.9 * s) for s in shape]
         radius = [max(2.0, 0.03 * s) for s in shape]
-        box = tuple(
-            slice(max(0, int(c - r) - 1), min(s, int(c + r) + 2)) for c, r, s in zip(centre, radius, shape)
-        )
+        box = tuple(slice(max(0, int(c - r) - 1), min(s, int(c + r) + 2)) for c, r, s in zip(centre, radius, shape))
         inside = sum(((g - c) / r) ** 2 for g, c, r in zip(np.ogrid[box], centre, radius)) < 1
         pred[box][inside & (pred[box] == 0)] = 1
     return gt, pred

@@ -68,8 +68,11 @@ def _time_loss(name, x, target, mode, repeats):
     leaf.grad = None
     value = module(leaf, target)
     value.backward()
-    return float(np.median(times)) * 1e3, value.detach().clone(), leaf.grad.detach().clone() if leaf.grad is not None \
-        else torch.zeros_like(leaf)
+    return (
+        float(np.median(times)) * 1e3,
+        value.detach().clone(),
+        leaf.grad.detach().clone() if leaf.grad is not None else torch.zeros_like(leaf),
+    )
 
 
 def compare_distance_maps(shapes, repeats):
@@ -85,15 +88,28 @@ def compare_distance_maps(shapes, repeats):
         x, target = bench_inputs(shape, torch.device("cpu"))
         mode = "binary" if shape[1] == 1 else "multiclass"
         for name in TRANSFORM_LOSSES:
-            with mock.patch.object(_distance, "_edt", _plain_edt), \
-                    mock.patch.object(_distance, "_THREAD_MIN_PIXELS", 1 << 62):
+            with (
+                mock.patch.object(_distance, "_edt", _plain_edt),
+                mock.patch.object(_distance, "_THREAD_MIN_PIXELS", 1 << 62),
+            ):
                 before, value_before, grad_before = _time_loss(name, x, target, mode, repeats)
             after, value_after, grad_after = _time_loss(name, x, target, mode, repeats)
             identical = bool(torch.equal(value_before, value_after) and torch.equal(grad_before, grad_after))
-            rows.append({"loss": name, "shape": text, "before_ms": before, "after_ms": after,
-                         "speedup": before / after, "identical": identical})
-            print(f"  {name:13s} {text:16s} {before:9.1f} ms -> {after:8.1f} ms  x{before / after:4.2f}"
-                  f"  identical={identical}", flush=True)
+            rows.append(
+                {
+                    "loss": name,
+                    "shape": text,
+                    "before_ms": before,
+                    "after_ms": after,
+                    "speedup": before / after,
+                    "identical": identical,
+                }
+            )
+            print(
+                f"  {name:13s} {text:16s} {before:9.1f} ms -> {after:8.1f} ms  x{before / after:4.2f}"
+                f"  identical={identical}",
+                flush=True,
+            )
     return rows
 
 
@@ -120,11 +136,15 @@ def _markdown_bench(table) -> str:
 
 
 def _markdown_speedups(rows) -> str:
-    lines = ["| loss | shape | before ms | after ms | speed-up | identical values and gradients |",
-             "|---|---|---:|---:|---:|---|"]
+    lines = [
+        "| loss | shape | before ms | after ms | speed-up | identical values and gradients |",
+        "|---|---|---:|---:|---:|---|",
+    ]
     for row in rows:
-        lines.append(f"| `{row['loss']}` | {row['shape']} | {row['before_ms']:.1f} | {row['after_ms']:.1f} | "
-                     f"{row['speedup']:.2f}x | {'yes' if row['identical'] else 'NO'} |")
+        lines.append(
+            f"| `{row['loss']}` | {row['shape']} | {row['before_ms']:.1f} | {row['after_ms']:.1f} | "
+            f"{row['speedup']:.2f}x | {'yes' if row['identical'] else 'NO'} |"
+        )
     return "\n".join(lines)
 
 
@@ -148,12 +168,20 @@ def main(argv=None) -> int:
     repeats = 3 if args.quick else args.repeats
     started = time.perf_counter()
     print(f"part 1: every loss at {', '.join(shapes)} ({args.warmup} warm-up, {repeats} repeats)", flush=True)
-    result = bench_losses(shapes=shapes, device=args.device, warmup=args.warmup, repeats=repeats,
-                          progress=lambda done, total: print(f"  {done}/{total}", end="\r", flush=True))
+    result = bench_losses(
+        shapes=shapes,
+        device=args.device,
+        warmup=args.warmup,
+        repeats=repeats,
+        progress=lambda done, total: print(f"  {done}/{total}", end="\r", flush=True),
+    )
     print()
     with pd.option_context("display.width", 200, "display.max_rows", 500):
-        print(result.table[["loss", "shape", "median_ms", "q25_ms", "q75_ms", "transform_share", "peak_mb",
-                            "status"]].round(3).to_string(index=False))
+        print(
+            result.table[["loss", "shape", "median_ms", "q25_ms", "q75_ms", "transform_share", "peak_mb", "status"]]
+            .round(3)
+            .to_string(index=False)
+        )
     if args.out is not None:
         print(f"written: {', '.join(str(p) for p in result.write(args.out).values())}")
     speedups = []
@@ -161,30 +189,34 @@ def main(argv=None) -> int:
         print("part 2: CPU distance maps, plain (whole image, serial) vs cropped + threaded", flush=True)
         speedups = compare_distance_maps(shapes, repeats)
     machine = result.machine
-    text = "\n".join([
-        f"## Loss benchmark (`benchmarks/bench_losses.py`), {_dt.date.today().isoformat()}",
-        "",
-        f"Machine: {machine['cpu']}, {machine['cpu_count']} CPU cores (shared), {machine['platform']}; "
-        f"Python {machine['python']}, torch {machine['torch']} ({machine['torch_threads']} threads), "
-        f"device `{machine['device']}`" + (f" ({machine['gpu']})" if "gpu" in machine else "") + ". "
-        f"float32 inputs, forward + backward, {args.warmup} warm-up and {repeats} timed passes per loss; "
-        "median and interquartile range in ms. `*` = CPU distance transform, with the share of the median "
-        "spent in it (\"EDT\"). Peak memory in MiB: torch's CPU allocator (profiler memory events) + NumPy "
-        "(tracemalloc); on CUDA `max_memory_allocated`. "
-        f"Total run time {time.perf_counter() - started:.0f} s.",
-        "",
-        _markdown_bench(result.table),
-        "",
-    ])
+    text = "\n".join(
+        [
+            f"## Loss benchmark (`benchmarks/bench_losses.py`), {_dt.date.today().isoformat()}",
+            "",
+            f"Machine: {machine['cpu']}, {machine['cpu_count']} CPU cores (shared), {machine['platform']}; "
+            f"Python {machine['python']}, torch {machine['torch']} ({machine['torch_threads']} threads), "
+            f"device `{machine['device']}`" + (f" ({machine['gpu']})" if "gpu" in machine else "") + ". "
+            f"float32 inputs, forward + backward, {args.warmup} warm-up and {repeats} timed passes per loss; "
+            "median and interquartile range in ms. `*` = CPU distance transform, with the share of the median "
+            'spent in it ("EDT"). Peak memory in MiB: torch\'s CPU allocator (profiler memory events) + NumPy '
+            "(tracemalloc); on CUDA `max_memory_allocated`. "
+            f"Total run time {time.perf_counter() - started:.0f} s.",
+            "",
+            _markdown_bench(result.table),
+            "",
+        ]
+    )
     if speedups:
-        text += "\n".join([
-            "CPU distance maps before and after the speed-ups in `segeval/losses/_distance.py` (each transform on",
-            "the bounding box of its pixels + 1 px, exact; images and channels in threads), same inputs; the loss",
-            "values and gradients are compared bit for bit:",
-            "",
-            _markdown_speedups(speedups),
-            "",
-        ])
+        text += "\n".join(
+            [
+                "CPU distance maps before and after the speed-ups in `segeval/losses/_distance.py` (each transform on",
+                "the bounding box of its pixels + 1 px, exact; images and channels in threads), same inputs; the loss",
+                "values and gradients are compared bit for bit:",
+                "",
+                _markdown_speedups(speedups),
+                "",
+            ]
+        )
     print(text)
     if not args.no_results:
         results_path = ROOT / "benchmarks" / "RESULTS.md"

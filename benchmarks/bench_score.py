@@ -49,8 +49,10 @@ def perturb(rng, gt, n_labels):
 
 def make_data(root: Path, n_png: int, n_nii: int) -> dict[str, tuple[Path, Path]]:
     rng = np.random.default_rng(0)
-    sets = {"png": (root / f"png{n_png}" / "preds", root / f"png{n_png}" / "gts"),
-            "nifti": (root / f"nii{n_nii}" / "preds", root / f"nii{n_nii}" / "gts")}
+    sets = {
+        "png": (root / f"png{n_png}" / "preds", root / f"png{n_png}" / "gts"),
+        "nifti": (root / f"nii{n_nii}" / "preds", root / f"nii{n_nii}" / "gts"),
+    }
     preds, gts = sets["png"]
     if not (gts.exists() and len(list(gts.iterdir())) == n_png):
         preds.mkdir(parents=True, exist_ok=True), gts.mkdir(parents=True, exist_ok=True)
@@ -86,8 +88,14 @@ def numpy_loop(preds: Path, gts: Path) -> None:
         tp = np.diag(cm)
         fp, fn = cm.sum(0) - tp, cm.sum(1) - tp
         with np.errstate(invalid="ignore", divide="ignore"):
-            _ = (2 * tp / (2 * tp + fp + fn), tp / (tp + fp + fn), tp / (tp + fp), tp / (tp + fn),
-                 tp.sum() / cm.sum(), np.nanmean(tp / (tp + fp + fn)))
+            _ = (
+                2 * tp / (2 * tp + fp + fn),
+                tp / (tp + fp + fn),
+                tp / (tp + fp),
+                tp / (tp + fn),
+                tp.sum() / cm.sum(),
+                np.nanmean(tp / (tp + fp + fn)),
+            )
 
 
 def best_of(repeats: int, fn) -> float:
@@ -118,12 +126,14 @@ def main() -> None:
     sets = make_data(args.data, n_png, n_nii)
     import torch
 
-    lines = [f"\n## segeval score, overlap metrics — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n",
-             f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads; device cpu.",
-             f"Command: `python benchmarks/bench_score.py{' --quick' if args.quick else ''}` "
-             f"(best of {args.repeats}; per case = wall time / cases).\n",
-             "| data | cases | decode ms/case | numpy loop | segeval | segeval workers=1 | segeval +hd,hd95,assd |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"\n## segeval score, overlap metrics — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n",
+        f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads; device cpu.",
+        f"Command: `python benchmarks/bench_score.py{' --quick' if args.quick else ''}` "
+        f"(best of {args.repeats}; per case = wall time / cases).\n",
+        "| data | cases | decode ms/case | numpy loop | segeval | segeval workers=1 | segeval +hd,hd95,assd |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, (preds, gts) in sets.items():
         n = len(list(gts.iterdir()))
         decode = best_of(args.repeats, lambda: decode_only(preds, gts))
@@ -132,9 +142,11 @@ def main() -> None:
         seg1 = best_of(args.repeats, lambda: segeval.score(preds, gts, device="cpu", workers=1))
         dist = best_of(args.repeats, lambda: segeval.score(preds, gts, device="cpu", metrics=["hd", "hd95", "assd"]))
         desc = "PNG 512×512, 6 classes" if name == "png" else "NIfTI 256×256×128 .nii.gz, 3 labels"
-        lines.append(f"| {desc} | {n} | {1000 * decode / n:.1f} | {numpy_t / decode:.2f}× "
-                     f"({1000 * numpy_t / n:.1f} ms) | {seg / decode:.2f}× ({1000 * seg / n:.1f} ms) | "
-                     f"{seg1 / decode:.2f}× ({1000 * seg1 / n:.1f} ms) | {1000 * dist / n:.1f} ms |")
+        lines.append(
+            f"| {desc} | {n} | {1000 * decode / n:.1f} | {numpy_t / decode:.2f}× "
+            f"({1000 * numpy_t / n:.1f} ms) | {seg / decode:.2f}× ({1000 * seg / n:.1f} ms) | "
+            f"{seg1 / decode:.2f}× ({1000 * seg1 / n:.1f} ms) | {1000 * dist / n:.1f} ms |"
+        )
         print(lines[-1], flush=True)
     lines.append("\nRatios are wall time relative to decode-only (lower is better; target ≤ 1.3×).")
     with args.results.open("a") as handle:

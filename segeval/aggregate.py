@@ -25,8 +25,23 @@ from segeval.metrics.overlap import CASE_METRICS, STATUSES, case_metrics, class_
 from segeval.stats import bootstrap_mean_cis
 
 PER_CASE_COLUMNS = ["case", "class", "class_name", "metric", "value", "status"]
-SUMMARY_COLUMNS = ["class", "class_name", "metric", "mean", "std", "median", "q25", "q75", "min", "max", "n",
-                   "n_nan", "pooled", "ci_low", "ci_high"]
+SUMMARY_COLUMNS = [
+    "class",
+    "class_name",
+    "metric",
+    "mean",
+    "std",
+    "median",
+    "q25",
+    "q75",
+    "min",
+    "max",
+    "n",
+    "n_nan",
+    "pooled",
+    "ci_low",
+    "ci_high",
+]
 VOLUME_METRICS = ("ref_volume", "pred_volume")
 
 MetricArrays = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -45,15 +60,25 @@ class Tables:
     """The confusion matrix summed over scored cases (rows = reference, columns = prediction)."""
 
 
-def build_tables(records: list[CaseRecord], labels: list[int], class_names: list[str], *,
-                 include_background: bool, empty_score: float, ci: float = 0.95,
-                 extra_class_metrics: MetricArrays | None = None) -> Tables:
+def build_tables(
+    records: list[CaseRecord],
+    labels: list[int],
+    class_names: list[str],
+    *,
+    include_background: bool,
+    empty_score: float,
+    ci: float = 0.95,
+    extra_class_metrics: MetricArrays | None = None,
+) -> Tables:
     """Compute every metric from the cases' confusion matrices and lay them out as tables."""
     scored = [r for r in records if r.scored]
     labels_arr = np.asarray(labels, dtype=np.int64)
     n_classes = len(labels)
-    cms = (np.stack([class_matrix(r.counts, labels_arr) for r in scored]) if scored
-           else np.zeros((0, n_classes, n_classes), dtype=np.int64))
+    cms = (
+        np.stack([class_matrix(r.counts, labels_arr) for r in scored])
+        if scored
+        else np.zeros((0, n_classes, n_classes), dtype=np.int64)
+    )
     foreground = np.array([include_background or v != BACKGROUND for v in labels], dtype=bool)
 
     per_class = _with_status_names(class_metrics(cms, empty_score))
@@ -67,7 +92,9 @@ def build_tables(records: list[CaseRecord], labels: list[int], class_names: list
     pooled_class = {name: values for name, (values, _) in class_metrics(pooled_cm, empty_score).items()}
     pooled_class["ref_volume"] = (per_class["ref_volume"][0]).sum(axis=0)
     pooled_class["pred_volume"] = (per_class["pred_volume"][0]).sum(axis=0)
-    pooled_case = {name: float(values) for name, (values, _) in case_metrics(pooled_cm, foreground, empty_score).items()}
+    pooled_case = {
+        name: float(values) for name, (values, _) in case_metrics(pooled_cm, foreground, empty_score).items()
+    }
 
     per_case = _per_case_table(records, scored, labels, class_names, per_class, per_case_level)
     summary = _summary_table(labels, class_names, per_class, per_case_level, pooled_class, pooled_case, ci)
@@ -102,8 +129,9 @@ def _with_status_names(metrics: dict[str, tuple[np.ndarray, np.ndarray]]) -> Met
     return {name: (values, names[status]) for name, (values, status) in metrics.items()}
 
 
-def _per_case_table(records, scored, labels, class_names, per_class: MetricArrays,
-                    per_case_level: MetricArrays) -> pd.DataFrame:
+def _per_case_table(
+    records, scored, labels, class_names, per_class: MetricArrays, per_case_level: MetricArrays
+) -> pd.DataFrame:
     order = {r.case: i for i, r in enumerate(records)}
     n, c = len(scored), len(labels)
     class_names_metric = list(per_class)
@@ -113,41 +141,53 @@ def _per_case_table(records, scored, labels, class_names, per_class: MetricArray
     if n and c and m:
         values = np.stack([per_class[k][0] for k in class_names_metric], axis=-1)  # (n, c, m)
         status = np.stack([per_class[k][1] for k in class_names_metric], axis=-1)
-        blocks.append(pd.DataFrame({
-            "case": np.repeat(case_names, c * m),
-            "class": np.tile(np.repeat(np.array([str(v) for v in labels], dtype=object), m), n),
-            "class_name": np.tile(np.repeat(np.array(class_names, dtype=object), m), n),
-            "metric": np.tile(np.array(class_names_metric, dtype=object), n * c),
-            "value": values.ravel(),
-            "status": status.ravel(),
-            "_order": np.repeat([order[r.case] for r in scored], c * m),
-            "_level": 0,
-        }))
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "case": np.repeat(case_names, c * m),
+                    "class": np.tile(np.repeat(np.array([str(v) for v in labels], dtype=object), m), n),
+                    "class_name": np.tile(np.repeat(np.array(class_names, dtype=object), m), n),
+                    "metric": np.tile(np.array(class_names_metric, dtype=object), n * c),
+                    "value": values.ravel(),
+                    "status": status.ravel(),
+                    "_order": np.repeat([order[r.case] for r in scored], c * m),
+                    "_level": 0,
+                }
+            )
+        )
     if n:
         values = np.stack([per_case_level[k][0] for k in CASE_METRICS], axis=-1)
         status = np.stack([per_case_level[k][1] for k in CASE_METRICS], axis=-1)
-        blocks.append(pd.DataFrame({
-            "case": np.repeat(case_names, len(CASE_METRICS)),
-            "class": "all",
-            "class_name": "all",
-            "metric": np.tile(np.array(CASE_METRICS, dtype=object), n),
-            "value": values.ravel(),
-            "status": status.ravel(),
-            "_order": np.repeat([order[r.case] for r in scored], len(CASE_METRICS)),
-            "_level": 1,
-        }))
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "case": np.repeat(case_names, len(CASE_METRICS)),
+                    "class": "all",
+                    "class_name": "all",
+                    "metric": np.tile(np.array(CASE_METRICS, dtype=object), n),
+                    "value": values.ravel(),
+                    "status": status.ravel(),
+                    "_order": np.repeat([order[r.case] for r in scored], len(CASE_METRICS)),
+                    "_level": 1,
+                }
+            )
+        )
     failed = [r for r in records if not r.scored]
     if failed:
-        blocks.append(pd.DataFrame({
-            "case": np.repeat(np.array([r.case for r in failed], dtype=object), len(CASE_METRICS)),
-            "class": "all",
-            "class_name": "all",
-            "metric": np.tile(np.array(CASE_METRICS, dtype=object), len(failed)),
-            "value": np.nan,
-            "status": "failed",
-            "_order": np.repeat([order[r.case] for r in failed], len(CASE_METRICS)),
-            "_level": 1,
-        }))
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "case": np.repeat(np.array([r.case for r in failed], dtype=object), len(CASE_METRICS)),
+                    "class": "all",
+                    "class_name": "all",
+                    "metric": np.tile(np.array(CASE_METRICS, dtype=object), len(failed)),
+                    "value": np.nan,
+                    "status": "failed",
+                    "_order": np.repeat([order[r.case] for r in failed], len(CASE_METRICS)),
+                    "_level": 1,
+                }
+            )
+        )
     if not blocks:
         return pd.DataFrame({col: pd.Series(dtype=float if col == "value" else object) for col in PER_CASE_COLUMNS})
     table = pd.concat(blocks, ignore_index=True).sort_values(["_order", "_level"], kind="stable")
@@ -165,8 +205,10 @@ def column_statistics(values: np.ndarray) -> dict[str, np.ndarray]:
         sq = np.where(valid, (values - mean) ** 2, 0.0).sum(axis=0)
         std = np.where(n > 1, np.sqrt(sq / np.maximum(n - 1, 1)), np.nan)
     ordered = np.sort(values, axis=0)  # NaN sorts last, so the first n[j] entries of column j are its values
-    quantiles = {key: _quantile(ordered, n, q) for key, q in
-                 (("min", 0.0), ("q25", 0.25), ("median", 0.5), ("q75", 0.75), ("max", 1.0))}
+    quantiles = {
+        key: _quantile(ordered, n, q)
+        for key, q in (("min", 0.0), ("q25", 0.25), ("median", 0.5), ("q75", 0.75), ("max", 1.0))
+    }
     return {"mean": mean, "std": std, **quantiles, "n": n, "n_nan": values.shape[0] - n}
 
 
@@ -185,8 +227,15 @@ def _quantile(ordered: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
     return np.where(n > 0, result, np.nan)
 
 
-def _summary_table(labels, class_names, per_class: MetricArrays, per_case_level: MetricArrays,
-                   pooled_class: dict[str, np.ndarray], pooled_case: dict[str, float], ci: float) -> pd.DataFrame:
+def _summary_table(
+    labels,
+    class_names,
+    per_class: MetricArrays,
+    per_case_level: MetricArrays,
+    pooled_class: dict[str, np.ndarray],
+    pooled_case: dict[str, float],
+    ci: float,
+) -> pd.DataFrame:
     # every (metric, class) column side by side, so that statistics and intervals take one pass
     blocks = [values for values, _ in per_class.values()] + [values[:, None] for values, _ in per_case_level.values()]
     columns = np.concatenate(blocks, axis=1) if blocks else np.zeros((0, 0))
@@ -197,14 +246,30 @@ def _summary_table(labels, class_names, per_class: MetricArrays, per_case_level:
         pooled = pooled_class.get(metric)
         for j, (label, name) in enumerate(zip(labels, class_names)):
             if not (status.shape[0] and (status[:, j] == "not_computed").all()):
-                rows.append({"class": str(label), "class_name": name, "metric": metric,
-                             **{key: v[k] for key, v in stats.items()},
-                             "pooled": float(pooled[j]) if pooled is not None else np.nan,
-                             "ci_low": low[k], "ci_high": high[k]})
+                rows.append(
+                    {
+                        "class": str(label),
+                        "class_name": name,
+                        "metric": metric,
+                        **{key: v[k] for key, v in stats.items()},
+                        "pooled": float(pooled[j]) if pooled is not None else np.nan,
+                        "ci_low": low[k],
+                        "ci_high": high[k],
+                    }
+                )
             k += 1
     for metric in per_case_level:
-        rows.append({"class": "all", "class_name": "all", "metric": metric, **{key: v[k] for key, v in stats.items()},
-                     "pooled": pooled_case.get(metric, np.nan), "ci_low": low[k], "ci_high": high[k]})
+        rows.append(
+            {
+                "class": "all",
+                "class_name": "all",
+                "metric": metric,
+                **{key: v[k] for key, v in stats.items()},
+                "pooled": pooled_case.get(metric, np.nan),
+                "ci_low": low[k],
+                "ci_high": high[k],
+            }
+        )
         k += 1
     table = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     order = {"all": len(labels)}

@@ -117,18 +117,30 @@ class ScoreResult:
             "missing_pred_policy": "skipped" if self.config.skip_missing else "scored as empty prediction",
             "skipped_files": self.skipped_files,
             "dataset": self.dataset,
-            "confusion_matrix": {"labels": self.labels, "rows": "reference", "columns": "prediction",
-                                 "matrix": self.confusion.tolist()},
+            "confusion_matrix": {
+                "labels": self.labels,
+                "rows": "reference",
+                "columns": "prediction",
+                "matrix": self.confusion.tolist(),
+            },
             "metrics": {
-                spec.name: {"level": spec.level, "family": spec.family, "formula": spec.formula,
-                            "higher_is_better": spec.higher_is_better, "unit": spec.unit}
+                spec.name: {
+                    "level": spec.level,
+                    "family": spec.family,
+                    "formula": spec.formula,
+                    "higher_is_better": spec.higher_is_better,
+                    "unit": spec.unit,
+                }
                 for spec in METRICS
             },
             "units": self.units(),
-            "distance": {"metrics": self.config.distance_metrics(), "convention": self.config.convention,
-                         "empty_policy": self.config.distance_empty,
-                         "nsd_tolerance_mm": self.config.nsd_tolerance,
-                         "boundary_iou_width_mm": self.config.boundary_iou_width},
+            "distance": {
+                "metrics": self.config.distance_metrics(),
+                "convention": self.config.convention,
+                "empty_policy": self.config.distance_empty,
+                "nsd_tolerance_mm": self.config.nsd_tolerance,
+                "boundary_iou_width_mm": self.config.boundary_iou_width,
+            },
             "summary": self.summary.to_dict(orient="records"),
             "status_counts": self.status_counts(),
             "gates": {"passed": self.passed, "results": [g.as_dict() for g in self.gates]},
@@ -164,8 +176,9 @@ class ScoreResult:
         return write_report(out, self.per_case, self.summary, self.to_dict())
 
 
-def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
-          progress: Progress | None = None, **options) -> ScoreResult:
+def score(
+    preds: str | Path | None = None, gts: str | Path | None = None, *, progress: Progress | None = None, **options
+) -> ScoreResult:
     """Score every prediction in ``preds`` against its ground truth in ``gts``.
 
     Parameters
@@ -222,9 +235,15 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
 
     labels = _label_set(records, config)
     class_names = config.named_classes(labels)
-    tables: Tables = build_tables(records, labels, class_names, include_background=config.include_background,
-                                  empty_score=config.empty_score, ci=config.ci,
-                                  extra_class_metrics=distance_arrays(records, labels, distance_names))
+    tables: Tables = build_tables(
+        records,
+        labels,
+        class_names,
+        include_background=config.include_background,
+        empty_score=config.empty_score,
+        ci=config.ci,
+        extra_class_metrics=distance_arrays(records, labels, distance_names),
+    )
     finished = time.perf_counter()
     n_scored = max(1, sum(r.scored for r in records))
     result = ScoreResult(
@@ -251,8 +270,12 @@ def score(preds: str | Path | None = None, gts: str | Path | None = None, *,
     )
     result.gates = evaluate_gates(config.parsed_gates(), result)
     if config.baseline is not None:
-        result.comparison = compare_reports(read_report(config.baseline), report_from_result(result),
-                                            level=config.ci or 0.95, limits=config.parsed_limits())
+        result.comparison = compare_reports(
+            read_report(config.baseline),
+            report_from_result(result),
+            level=config.ci or 0.95,
+            limits=config.parsed_limits(),
+        )
         result.gates += result.comparison.gates
     return result
 
@@ -266,8 +289,9 @@ def pair_inputs(preds, gts, config: ScoreConfig) -> Pairing:
     else:
         if preds is None or gts is None:
             raise UsageError("give the PREDS and GTS folders (or --pairs manifest.csv)")
-        pairing = discover_pairs(preds, gts, recursive=config.recursive,
-                                 pred_suffix=config.pred_suffix, gt_suffix=config.gt_suffix)
+        pairing = discover_pairs(
+            preds, gts, recursive=config.recursive, pred_suffix=config.pred_suffix, gt_suffix=config.gt_suffix
+        )
     missing_pred = [p.case for p in pairing.missing_pred]
     if (missing_pred or pairing.missing_gt) and not config.allow_missing:
         parts = []
@@ -278,7 +302,7 @@ def pair_inputs(preds, gts, config: ScoreConfig) -> Pairing:
         raise PairingError(
             "unmatched files: " + "; ".join(parts),
             hint="--allow-missing scores what matches (a missing prediction counts as empty unless --skip-missing);"
-                 " --pred-suffix/--gt-suffix strip name suffixes; --pairs gives explicit pairs",
+            " --pred-suffix/--gt-suffix strip name suffixes; --pairs gives explicit pairs",
         )
     if not pairing.pairs and not (config.allow_missing and not config.skip_missing and pairing.missing_pred):
         raise PairingError("no prediction matches a ground truth: nothing to score")
@@ -342,10 +366,18 @@ def _label_set(records: list[CaseRecord], config: ScoreConfig) -> list[int]:
 
 def _case_dict(record: CaseRecord) -> dict:
     return {
-        "case": record.case, "status": record.status, "pred": record.pred, "gt": record.gt,
-        "error": record.error, "pred_kind": record.pred_kind, "class_axis": record.class_axis,
-        "threshold": record.threshold, "shape": record.shape, "spacing_mm": record.spacing_mm,
-        "spacing_source": record.spacing_source, "notes": record.notes,
+        "case": record.case,
+        "status": record.status,
+        "pred": record.pred,
+        "gt": record.gt,
+        "error": record.error,
+        "pred_kind": record.pred_kind,
+        "class_axis": record.class_axis,
+        "threshold": record.threshold,
+        "shape": record.shape,
+        "spacing_mm": record.spacing_mm,
+        "spacing_source": record.spacing_source,
+        "notes": record.notes,
     }
 
 
@@ -355,9 +387,16 @@ def versions() -> dict[str, str]:
     import SimpleITK
     import torch
 
-    return {"segeval": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "torch": torch.__version__, "SimpleITK": SimpleITK.Version_VersionString(),
-            "pillow": PIL.__version__, "pandas": pd.__version__, "platform": platform.platform()}
+    return {
+        "segeval": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "SimpleITK": SimpleITK.Version_VersionString(),
+        "pillow": PIL.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def _str(value) -> str | None:

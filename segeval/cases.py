@@ -80,8 +80,11 @@ def load_case(pair: CasePair, config: ScoreConfig, palette: dict | None) -> Load
         record.shape = tuple(gt.array.shape)
         if pred is not None:
             record.class_axis = class_axis_for(
-                pred.array.shape, gt.array.shape, requested=config.channel_axis,
-                format_hint=pred.channel_axis, path=pred.path,
+                pred.array.shape,
+                gt.array.shape,
+                requested=config.channel_axis,
+                format_hint=pred.channel_axis,
+                path=pred.path,
             )
         record.spacing_mm, record.spacing_source = _spacing(pred, gt, config)
         return LoadedCase(record=record, pred=pred, gt=gt)
@@ -132,8 +135,13 @@ def _fmt(values: tuple[float, ...]) -> str:
     return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
 
 
-def count_batch(batch: list[LoadedCase], config: ScoreConfig, device: torch.device,
-                distance_names: list[str] | None = None, distance_options=None) -> list[CaseRecord]:
+def count_batch(
+    batch: list[LoadedCase],
+    config: ScoreConfig,
+    device: torch.device,
+    distance_names: list[str] | None = None,
+    distance_options=None,
+) -> list[CaseRecord]:
     """Decode each prediction and reference on ``device``, count the batch's joint histograms, and
     compute the distance metrics ``distance_names`` of each case when asked for."""
     ready: list[tuple[LoadedCase, torch.Tensor, torch.Tensor]] = []
@@ -145,10 +153,15 @@ def count_batch(batch: list[LoadedCase], config: ScoreConfig, device: torch.devi
                 pred = torch.full_like(gt, BACKGROUND)
             else:
                 decoded = decode_prediction(
-                    to_tensor(item.pred.array, device), kind=config.pred_kind,
-                    class_axis=record.class_axis, threshold=config.threshold, path=item.pred.path,
+                    to_tensor(item.pred.array, device),
+                    kind=config.pred_kind,
+                    class_axis=record.class_axis,
+                    threshold=config.threshold,
+                    path=item.pred.path,
                 )
-                pred = _channel_labels(decoded.labels, item, config) if decoded.class_axis is not None else decoded.labels
+                pred = (
+                    _channel_labels(decoded.labels, item, config) if decoded.class_axis is not None else decoded.labels
+                )
                 record.pred_kind, record.threshold = decoded.kind.value, decoded.threshold
             ready.append((item, pred, gt))
         except Exception as exc:
@@ -169,13 +182,16 @@ def _channel_labels(channels: torch.Tensor, item: LoadedCase, config: ScoreConfi
         return channels
     n_channels = item.pred.array.shape[item.record.class_axis]
     if n_channels != len(config.labels):
-        raise InputError(f"{item.pred.path}: {n_channels} channels but {len(config.labels)} declared labels "
-                         f"{list(config.labels)}; channel i is scored as the i-th label")
+        raise InputError(
+            f"{item.pred.path}: {n_channels} channels but {len(config.labels)} declared labels "
+            f"{list(config.labels)}; channel i is scored as the i-th label"
+        )
     return torch.tensor(config.labels, device=channels.device)[channels]
 
 
-def case_distances(record: CaseRecord, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig,
-                   names: list[str], options) -> dict[int, dict[str, tuple[float, str]]]:
+def case_distances(
+    record: CaseRecord, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig, names: list[str], options
+) -> dict[int, dict[str, tuple[float, str]]]:
     """Distance metrics of every label present in the case (background only with ``include_background``).
 
     The label maps are the ones counted: 0/255 masks mapped to 0/1, and reference pixels equal to
@@ -225,9 +241,4 @@ def check_labels(counts: RawCounts, item: LoadedCase, config: ScoreConfig) -> Ra
 
 def _is_binary_255(present: np.ndarray, declared: set[int] | None, ignore_index: int | None) -> bool:
     values = set(present.tolist())
-    return (
-        255 in values
-        and values <= {0, 255}
-        and ignore_index != 255
-        and (declared is None or 255 not in declared)
-    )
+    return 255 in values and values <= {0, 255} and ignore_index != 255 and (declared is None or 255 not in declared)

@@ -25,16 +25,19 @@ class OutputFormat(str, enum.Enum):
 
 
 # Options shared by the commands that read prediction and ground-truth folders.
-RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Search sub-folders; case names keep their "
-                                            "relative path.")]
+RecursiveOpt = Annotated[
+    bool, typer.Option("--recursive", "-r", help="Search sub-folders; case names keep their relative path.")
+]
 PredSuffixOpt = Annotated[str, typer.Option(help="Strip this suffix from prediction names (case_1_pred.png → case_1).")]
 GtSuffixOpt = Annotated[str, typer.Option(help="Strip this suffix from ground-truth names.")]
-PairsOpt = Annotated[Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case] instead of PREDS "
-                                                  "and GTS.")]
+PairsOpt = Annotated[
+    Optional[Path], typer.Option(help="CSV manifest with columns pred,gt[,case] instead of PREDS and GTS.")
+]
 DeviceOpt = Annotated[str, typer.Option(help="auto (CUDA when available), cpu, cuda or cuda:N.")]
 WorkersOpt = Annotated[Optional[int], typer.Option(help="Threads decoding files (default min(4, CPUs)).")]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.",
-                                                 case_sensitive=False)]
+FormatOpt = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.", case_sensitive=False)
+]
 ProgressOpt = Annotated[bool, typer.Option(help="Progress bar on stderr (only on a terminal).")]
 
 
@@ -56,8 +59,11 @@ def handle_errors(command):
             if os.environ.get("SEGEVAL_DEBUG"):
                 raise
             stderr.print(f"internal error: {type(error).__name__}: {error}", markup=False, soft_wrap=True)
-            stderr.print("hint: this is a bug in segeval; rerun with SEGEVAL_DEBUG=1 for the traceback and report it",
-                         markup=False, soft_wrap=True)
+            stderr.print(
+                "hint: this is a bug in segeval; rerun with SEGEVAL_DEBUG=1 for the traceback and report it",
+                markup=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(code=int(ExitCode.INTERNAL)) from None
 
     return wrapper
@@ -92,8 +98,14 @@ class progress_bar:
     def __enter__(self):
         if not self.enabled:
             return None
-        self.bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=stderr, transient=True)
+        self.bar = Progress(
+            TextColumn("scoring"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=stderr,
+            transient=True,
+        )
         self.bar.__enter__()
         return self.advance
 

@@ -54,7 +54,7 @@ class DefaultCommandGroup(TyperGroup):
 losses_app = typer.Typer(
     cls=DefaultCommandGroup,
     help="The loss catalog (segeval losses [--family F]) and losses computed on prediction maps "
-         "(segeval losses PREDS GTS); both run the default command 'run' (see segeval losses run --help).",
+    "(segeval losses PREDS GTS); both run the default command 'run' (see segeval losses run --help).",
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
 )
@@ -67,33 +67,55 @@ class LossFamily(str, enum.Enum):
     compound = "compound"
 
 
-@losses_app.command(name="run", epilog="Examples:\n\n  segeval losses\n\n  segeval losses --family region\n\n"
-                    "  segeval losses probs/ gts/ --family region --out loss_report/\n\n"
-                    "  segeval losses probs/ gts/ --loss dice --loss focal --from-logits")
+@losses_app.command(
+    name="run",
+    epilog="Examples:\n\n  segeval losses\n\n  segeval losses --family region\n\n"
+    "  segeval losses probs/ gts/ --family region --out loss_report/\n\n"
+    "  segeval losses probs/ gts/ --loss dice --loss focal --from-logits",
+)
 @handle_errors
 def run(
-    preds: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of probability or logit maps: NPY/NPZ "
-                                                         "with a class axis, 4-D NIfTI, or single-channel maps.",
-                                                    show_default=False)] = None,
+    preds: Annotated[
+        Optional[Path],
+        typer.Argument(
+            help="Folder (or file) of probability or logit maps: NPY/NPZ "
+            "with a class axis, 4-D NIfTI, or single-channel maps.",
+            show_default=False,
+        ),
+    ] = None,
     gts: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of label masks.", show_default=False)] = None,
-    family: Annotated[Optional[LossFamily], typer.Option(help="Only this family's losses.",
-                                                         case_sensitive=False)] = None,
-    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to compute (repeatable); "
-                                                      "default: every loss (of --family).")] = None,
-    from_logits: Annotated[Optional[bool], typer.Option("--from-logits/--from-probs", help="What the maps hold; "
-                                                        "default: inferred per case (values in [0, 1] → "
-                                                        "probabilities).", show_default=False)] = None,
+    family: Annotated[
+        Optional[LossFamily], typer.Option(help="Only this family's losses.", case_sensitive=False)
+    ] = None,
+    loss: Annotated[
+        Optional[list[str]],
+        typer.Option("--loss", "-l", help="A loss to compute (repeatable); default: every loss (of --family)."),
+    ] = None,
+    from_logits: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--from-logits/--from-probs",
+            help="What the maps hold; default: inferred per case (values in [0, 1] → probabilities).",
+            show_default=False,
+        ),
+    ] = None,
     labels: Annotated[Optional[str], typer.Option(help="Label of each channel, e.g. 0,1,2,4 (default 0..C-1).")] = None,
-    channel_axis: Annotated[Optional[int], typer.Option(help="Class axis of the maps (default: inferred from the "
-                                                        "shapes, else the first axis / 4th NIfTI dimension).")] = None,
+    channel_axis: Annotated[
+        Optional[int],
+        typer.Option(
+            help="Class axis of the maps (default: inferred from the "
+            "shapes, else the first axis / 4th NIfTI dimension)."
+        ),
+    ] = None,
     recursive: RecursiveOpt = False,
     pred_suffix: PredSuffixOpt = "",
     gt_suffix: GtSuffixOpt = "",
     pairs: PairsOpt = None,
     device: DeviceOpt = "auto",
     workers: WorkersOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write per_case.csv, summary.csv and "
-                                                "summary.json here.")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write per_case.csv, summary.csv and summary.json here.")
+    ] = None,
     output_format: FormatOpt = OutputFormat.table,
     progress: ProgressOpt = True,
 ) -> None:
@@ -114,9 +136,20 @@ def run(
     show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
     with progress_bar(show_progress) as advance:
         result = evaluate_losses(
-            preds, gts, losses=loss, family=family_name, from_logits=from_logits, progress=advance,
-            labels=int_list(labels, "--labels"), channel_axis=channel_axis, recursive=recursive,
-            pred_suffix=pred_suffix, gt_suffix=gt_suffix, pairs=pairs, device=device, workers=workers,
+            preds,
+            gts,
+            losses=loss,
+            family=family_name,
+            from_logits=from_logits,
+            progress=advance,
+            labels=int_list(labels, "--labels"),
+            channel_axis=channel_axis,
+            recursive=recursive,
+            pred_suffix=pred_suffix,
+            gt_suffix=gt_suffix,
+            pairs=pairs,
+            device=device,
+            workers=workers,
         )
     if out is not None:
         paths = result.write(out)
@@ -136,13 +169,21 @@ def run(
     elif output_format is OutputFormat.table:
         from segeval.report.render import format_number
 
-        table = Table(title=f"Losses: mean over {len(result.cases) - len(result.failed)} case(s)",
-                      box=box.SIMPLE_HEAD if console.is_terminal else None, title_justify="left", pad_edge=False)
+        table = Table(
+            title=f"Losses: mean over {len(result.cases) - len(result.failed)} case(s)",
+            box=box.SIMPLE_HEAD if console.is_terminal else None,
+            title_justify="left",
+            pad_edge=False,
+        )
         for column in ("loss", "family", "mean", "std", "median", "min", "max", "n_failed"):
             table.add_column(column, justify="left" if column in ("loss", "family") else "right")
         for _, row in result.summary.iterrows():
-            table.add_row(row["loss"], row["family"], *(format_number(row[k]) for k in ("mean", "std", "median", "min",
-                                                                                         "max")), str(row["n_failed"]))
+            table.add_row(
+                row["loss"],
+                row["family"],
+                *(format_number(row[k]) for k in ("mean", "std", "median", "min", "max")),
+                str(row["n_failed"]),
+            )
         console.print(table)
     if result.failed or not broken.empty:
         raise typer.Exit(code=int(ExitCode.INPUT))
@@ -151,8 +192,16 @@ def run(
 def _print_loss_catalog(names: list[str], output_format: OutputFormat) -> None:
     from segeval.losses import loss_spec
 
-    rows = [{"name": n, "family": loss_spec(n).family.value, "formula": loss_spec(n).summary,
-             "defaults": loss_spec(n).defaults, "reference": loss_spec(n).reference} for n in names]
+    rows = [
+        {
+            "name": n,
+            "family": loss_spec(n).family.value,
+            "formula": loss_spec(n).summary,
+            "defaults": loss_spec(n).defaults,
+            "reference": loss_spec(n).reference,
+        }
+        for n in names
+    ]
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(rows, indent=2))
     elif output_format is OutputFormat.csv:
@@ -161,8 +210,9 @@ def _print_loss_catalog(names: list[str], output_format: OutputFormat) -> None:
         typer.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
     elif output_format is OutputFormat.table:
         console = stdout_console()
-        table = Table(title="segeval losses", box=box.SIMPLE_HEAD if console.is_terminal else None,
-                      title_justify="left")
+        table = Table(
+            title="segeval losses", box=box.SIMPLE_HEAD if console.is_terminal else None, title_justify="left"
+        )
         for column in ("name", "family", "formula", "defaults", "reference"):
             table.add_column(column, overflow="fold")
         for row in rows:
@@ -197,8 +247,12 @@ def _print_frame(table, columns: list[str], title: str, output_format: OutputFor
         numeric = pd.api.types.is_numeric_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column])
         rich_table.add_column(column, justify="right" if numeric else "left")
     for _, row in table.iterrows():
-        rich_table.add_row(*(format_number(float(row[c]), 3) if c in floats else
-                             ("" if row[c] is None else escape(str(row[c]))) for c in columns))
+        rich_table.add_row(
+            *(
+                format_number(float(row[c]), 3) if c in floats else ("" if row[c] is None else escape(str(row[c])))
+                for c in columns
+            )
+        )
     console.print(rich_table)
 
 
@@ -209,42 +263,66 @@ def _bands_option(text: str) -> tuple[float, ...]:
     return values if values is not None else ()
 
 
-@losses_app.command(name="analyze", epilog="Examples:\n\n  segeval losses analyze probs/ gts/ --out analysis/\n\n"
-                    "  segeval losses analyze probs/ gts/ --family region --bands 0.5,2,5 --hard-threshold 0.3\n\n"
-                    "  segeval losses analyze vols/ gts/ --loss dice --loss boundary --case liver_003 --slice 40 "
-                    "--out analysis/")
+@losses_app.command(
+    name="analyze",
+    epilog="Examples:\n\n  segeval losses analyze probs/ gts/ --out analysis/\n\n"
+    "  segeval losses analyze probs/ gts/ --family region --bands 0.5,2,5 --hard-threshold 0.3\n\n"
+    "  segeval losses analyze vols/ gts/ --loss dice --loss boundary --case liver_003 --slice 40 "
+    "--out analysis/",
+)
 @handle_errors
 def analyze(
-    preds: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of probability or logit maps.",
-                                                    show_default=False)] = None,
+    preds: Annotated[
+        Optional[Path], typer.Argument(help="Folder (or file) of probability or logit maps.", show_default=False)
+    ] = None,
     gts: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of label masks.", show_default=False)] = None,
-    family: Annotated[Optional[LossFamily], typer.Option(help="Only this family's losses.",
-                                                         case_sensitive=False)] = None,
-    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to analyse (repeatable); "
-                                                      "default: every loss (of --family).")] = None,
-    from_logits: Annotated[Optional[bool], typer.Option("--from-logits/--from-probs", help="What the maps hold; "
-                                                        "default: inferred per case.", show_default=False)] = None,
-    hard_threshold: Annotated[float, typer.Option(help="A pixel is hard when p_t, the probability of its "
-                                                  "reference class, is below this.")] = 0.5,
-    bands: Annotated[str, typer.Option(help="Edges (mm) of the distance bands around the reference boundary.")]
-    = "1,3,10",
-    eps: Annotated[float, typer.Option(help="Probabilities are clamped to [eps, 1-eps] before taking logits.")]
-    = 1e-6,
+    family: Annotated[
+        Optional[LossFamily], typer.Option(help="Only this family's losses.", case_sensitive=False)
+    ] = None,
+    loss: Annotated[
+        Optional[list[str]],
+        typer.Option("--loss", "-l", help="A loss to analyse (repeatable); default: every loss (of --family)."),
+    ] = None,
+    from_logits: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--from-logits/--from-probs", help="What the maps hold; default: inferred per case.", show_default=False
+        ),
+    ] = None,
+    hard_threshold: Annotated[
+        float, typer.Option(help="A pixel is hard when p_t, the probability of its reference class, is below this.")
+    ] = 0.5,
+    bands: Annotated[
+        str, typer.Option(help="Edges (mm) of the distance bands around the reference boundary.")
+    ] = "1,3,10",
+    eps: Annotated[float, typer.Option(help="Probabilities are clamped to [eps, 1-eps] before taking logits.")] = 1e-6,
     case: Annotated[Optional[str], typer.Option(help="Case of the gradient heat maps (default: the first).")] = None,
-    slice_index: Annotated[Optional[int], typer.Option("--slice", help="Slice (first array axis) of a 3-D case "
-                                                       "for the heat maps (default: most foreground).")] = None,
+    slice_index: Annotated[
+        Optional[int],
+        typer.Option(
+            "--slice", help="Slice (first array axis) of a 3-D case for the heat maps (default: most foreground)."
+        ),
+    ] = None,
     labels: Annotated[Optional[str], typer.Option(help="Label of each channel, e.g. 0,1,2,4 (default 0..C-1).")] = None,
     channel_axis: Annotated[Optional[int], typer.Option(help="Class axis of the maps (default: inferred).")] = None,
-    spacing: Annotated[Optional[str], typer.Option(help="Spacing in mm, array order (z,y,x), overriding the "
-                                                   "files'; one value = isotropic.")] = None,
+    spacing: Annotated[
+        Optional[str],
+        typer.Option(help="Spacing in mm, array order (z,y,x), overriding the files'; one value = isotropic."),
+    ] = None,
     recursive: RecursiveOpt = False,
     pred_suffix: PredSuffixOpt = "",
     gt_suffix: GtSuffixOpt = "",
     pairs: PairsOpt = None,
     device: DeviceOpt = "auto",
     workers: WorkersOpt = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write anatomy_per_case.csv, "
-                                                "anatomy_summary.csv, anatomy.json and the PNG figures here.")] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write anatomy_per_case.csv, anatomy_summary.csv, anatomy.json and the PNG figures here.",
+        ),
+    ] = None,
     output_format: FormatOpt = OutputFormat.table,
     progress: ProgressOpt = True,
 ) -> None:
@@ -260,28 +338,58 @@ def analyze(
     show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
     with progress_bar(show_progress) as advance:
         result = analyze_losses(
-            preds, gts, losses=loss, family=family.value if family is not None else None, from_logits=from_logits,
-            hard_threshold=hard_threshold, bands_mm=_bands_option(bands), eps=eps, case=case,
-            slice_index=slice_index, progress=advance, labels=int_list(labels, "--labels"),
-            channel_axis=channel_axis, spacing=float_list(spacing, "--spacing"), recursive=recursive,
-            pred_suffix=pred_suffix, gt_suffix=gt_suffix, pairs=pairs, device=device, workers=workers,
+            preds,
+            gts,
+            losses=loss,
+            family=family.value if family is not None else None,
+            from_logits=from_logits,
+            hard_threshold=hard_threshold,
+            bands_mm=_bands_option(bands),
+            eps=eps,
+            case=case,
+            slice_index=slice_index,
+            progress=advance,
+            labels=int_list(labels, "--labels"),
+            channel_axis=channel_axis,
+            spacing=float_list(spacing, "--spacing"),
+            recursive=recursive,
+            pred_suffix=pred_suffix,
+            gt_suffix=gt_suffix,
+            pairs=pairs,
+            device=device,
+            workers=workers,
         )
     for warning in result.warnings:
         stderr.print(f"warning: {warning}", markup=False)
     if out is not None:
         paths = result.write(out)
-        stderr.print(f"analysis written to {paths['json'].parent}/ ({', '.join(p.name for p in paths.values())})",
-                     markup=False)
+        stderr.print(
+            f"analysis written to {paths['json'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
+        )
     for record in result.failed:
         stderr.print(f"failed: {record.case}: {record.error}", markup=False)
     broken = result.failed_rows
     for _, row in broken.head(10).iterrows():
         stderr.print(f"failed: {row['case']}: {row['loss']}: {row['error']}", markup=False)
-    columns = ["loss", "family", "n", "fg_share", "hard_share", *result.options.band_names(), "weight_fg_median",
-               "weight_bg_median", "n_failed"]
+    columns = [
+        "loss",
+        "family",
+        "n",
+        "fg_share",
+        "hard_share",
+        *result.options.band_names(),
+        "weight_fg_median",
+        "weight_bg_median",
+        "n_failed",
+    ]
     scored = len(result.cases) - len(result.failed)
-    _print_frame(result.summary, columns, f"Gradient anatomy: mean over {scored} case(s) (shares of |dL/dz|; "
-                 f"weights relative to CE)", output_format, result.to_dict())
+    _print_frame(
+        result.summary,
+        columns,
+        f"Gradient anatomy: mean over {scored} case(s) (shares of |dL/dz|; weights relative to CE)",
+        output_format,
+        result.to_dict(),
+    )
     if result.failed or not broken.empty:
         raise typer.Exit(code=int(ExitCode.INPUT))
 
@@ -299,33 +407,54 @@ def _levels_option(items: list[str] | None) -> dict[str, list[float]]:
     return levels
 
 
-@losses_app.command(name="sweep", epilog="Examples:\n\n  segeval losses sweep --out sweep/\n\n"
-                    "  segeval losses sweep --family region -d shift -d imbalance --out sweep/\n\n"
-                    "  segeval losses sweep --reference gts/case_003.nii.gz --label 2 --levels erode=0,1,2 "
-                    "--out sweep/")
+@losses_app.command(
+    name="sweep",
+    epilog="Examples:\n\n  segeval losses sweep --out sweep/\n\n"
+    "  segeval losses sweep --family region -d shift -d imbalance --out sweep/\n\n"
+    "  segeval losses sweep --reference gts/case_003.nii.gz --label 2 --levels erode=0,1,2 "
+    "--out sweep/",
+)
 @handle_errors
 def sweep(
-    reference: Annotated[Optional[Path], typer.Option(help="A label file to degrade (default: a generated "
-                                                      "mask: one large and four small objects).")] = None,
-    label: Annotated[Optional[int], typer.Option(help="Foreground label of --reference (default: every "
-                                                 "label != 0).")] = None,
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(help="A label file to degrade (default: a generated mask: one large and four small objects)."),
+    ] = None,
+    label: Annotated[
+        Optional[int], typer.Option(help="Foreground label of --reference (default: every label != 0).")
+    ] = None,
     shape: Annotated[str, typer.Option(help="Shape of the generated reference, 2-D or 3-D.")] = "128x128",
-    spacing: Annotated[Optional[str], typer.Option(help="Spacing in mm, array order (default: the file's, "
-                                                   "or 1).")] = None,
-    family: Annotated[Optional[LossFamily], typer.Option(help="Only this family's losses.",
-                                                         case_sensitive=False)] = None,
-    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to sweep (repeatable); "
-                                                      "default: every loss (of --family).")] = None,
-    degradation: Annotated[Optional[list[str]], typer.Option("--degradation", "-d", help="shift, erode, dilate, "
-                                                             "fp_blobs, drop_object or imbalance (repeatable; "
-                                                             "default all).")] = None,
-    levels: Annotated[Optional[list[str]], typer.Option(help="Levels of one degradation, e.g. shift=0,2,4 or "
-                                                        "imbalance=0.5,0.01 (repeatable).")] = None,
+    spacing: Annotated[
+        Optional[str], typer.Option(help="Spacing in mm, array order (default: the file's, or 1).")
+    ] = None,
+    family: Annotated[
+        Optional[LossFamily], typer.Option(help="Only this family's losses.", case_sensitive=False)
+    ] = None,
+    loss: Annotated[
+        Optional[list[str]],
+        typer.Option("--loss", "-l", help="A loss to sweep (repeatable); default: every loss (of --family)."),
+    ] = None,
+    degradation: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--degradation",
+            "-d",
+            help="shift, erode, dilate, fp_blobs, drop_object or imbalance (repeatable; default all).",
+        ),
+    ] = None,
+    levels: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Levels of one degradation, e.g. shift=0,2,4 or imbalance=0.5,0.01 (repeatable)."),
+    ] = None,
     confidence: Annotated[float, typer.Option(help="Logits of the degraded masks: +c inside, -c outside.")] = 3.0,
     blob_radius: Annotated[float, typer.Option(help="Radius (px) of the false-positive blobs.")] = 3.0,
     seed: Annotated[int, typer.Option(help="Seed of the blob positions.")] = 0,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write sweep.csv, sweep.json, sweep.png, "
-                                                "sweep_matrix.png and sweep_examples.png here.")] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out", "-o", help="Write sweep.csv, sweep.json, sweep.png, sweep_matrix.png and sweep_examples.png here."
+        ),
+    ] = None,
     output_format: FormatOpt = OutputFormat.table,
     progress: ProgressOpt = True,
 ) -> None:
@@ -349,13 +478,23 @@ def sweep(
     options = SweepOptions(confidence=confidence, blob_radius=blob_radius, seed=seed)
     show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
     with progress_bar(show_progress) as advance:
-        result = run_sweep(mask, spacing_mm=spacing_mm, losses=loss, family=family.value if family else None,
-                           degradations=degradation, levels=_levels_option(levels), options=options,
-                           shape=generated, source=source, progress=advance)
+        result = run_sweep(
+            mask,
+            spacing_mm=spacing_mm,
+            losses=loss,
+            family=family.value if family else None,
+            degradations=degradation,
+            levels=_levels_option(levels),
+            options=options,
+            shape=generated,
+            source=source,
+            progress=advance,
+        )
     if out is not None:
         paths = result.write(out)
-        stderr.print(f"sweep written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})",
-                     markup=False)
+        stderr.print(
+            f"sweep written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
+        )
     table = result.table
     failed = table[table["status"] == "failed"]
     for _, row in failed.drop_duplicates(["name"]).head(10).iterrows():
@@ -371,30 +510,44 @@ def sweep(
     if output_format is OutputFormat.csv:
         stdout_console(soft_wrap=True).file.write(table.to_csv(index=False))
     else:
-        _print_frame(matrix, list(matrix.columns), f"Loss response at the strongest level of each degradation "
-                     f"({result.source}; 1 = strongest reaction in the sweep)", output_format, result.to_dict())
+        _print_frame(
+            matrix,
+            list(matrix.columns),
+            f"Loss response at the strongest level of each degradation "
+            f"({result.source}; 1 = strongest reaction in the sweep)",
+            output_format,
+            result.to_dict(),
+        )
     if not failed.empty:
         raise typer.Exit(code=int(ExitCode.INPUT))
 
 
-@losses_app.command(name="bench", epilog="Examples:\n\n  segeval losses bench --shape 8x4x256x256 --out bench/\n\n"
-                    "  segeval losses bench --family boundary --shape 2x2x64x128x128 --device cuda --repeats 20")
+@losses_app.command(
+    name="bench",
+    epilog="Examples:\n\n  segeval losses bench --shape 8x4x256x256 --out bench/\n\n"
+    "  segeval losses bench --family boundary --shape 2x2x64x128x128 --device cuda --repeats 20",
+)
 @handle_errors
 def bench(
-    shape: Annotated[Optional[list[str]], typer.Option(help="B x C x spatial sizes, e.g. 8x4x256x256 or "
-                                                       "2x2x64x128x128 (repeatable; C = 1 is binary).")] = None,
-    family: Annotated[Optional[LossFamily], typer.Option(help="Only this family's losses.",
-                                                         case_sensitive=False)] = None,
-    loss: Annotated[Optional[list[str]], typer.Option("--loss", "-l", help="A loss to time (repeatable); "
-                                                      "default: every loss (of --family).")] = None,
+    shape: Annotated[
+        Optional[list[str]],
+        typer.Option(help="B x C x spatial sizes, e.g. 8x4x256x256 or 2x2x64x128x128 (repeatable; C = 1 is binary)."),
+    ] = None,
+    family: Annotated[
+        Optional[LossFamily], typer.Option(help="Only this family's losses.", case_sensitive=False)
+    ] = None,
+    loss: Annotated[
+        Optional[list[str]],
+        typer.Option("--loss", "-l", help="A loss to time (repeatable); default: every loss (of --family)."),
+    ] = None,
     device: DeviceOpt = "auto",
     warmup: Annotated[int, typer.Option(help="Untimed passes before timing.")] = 2,
     repeats: Annotated[int, typer.Option(help="Timed forward + backward passes.")] = 10,
-    memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Measure peak memory (two more "
-                                         "passes).")] = True,
+    memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Measure peak memory (two more passes).")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the random logits.")] = 0,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write bench.csv, bench.json and bench.png "
-                                                "here.")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write bench.csv, bench.json and bench.png here.")
+    ] = None,
     output_format: FormatOpt = OutputFormat.table,
     progress: ProgressOpt = True,
 ) -> None:
@@ -408,13 +561,22 @@ def bench(
 
     show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
     with progress_bar(show_progress) as advance:
-        result = bench_losses(loss, family=family.value if family else None, shapes=shape or ["8x4x256x256"],
-                              device=device, warmup=warmup, repeats=repeats, memory=memory, seed=seed,
-                              progress=advance)
+        result = bench_losses(
+            loss,
+            family=family.value if family else None,
+            shapes=shape or ["8x4x256x256"],
+            device=device,
+            warmup=warmup,
+            repeats=repeats,
+            memory=memory,
+            seed=seed,
+            progress=advance,
+        )
     if out is not None:
         paths = result.write(out)
-        stderr.print(f"benchmark written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})",
-                     markup=False)
+        stderr.print(
+            f"benchmark written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
+        )
     table = result.table
     failed = table[table["status"] == "failed"]
     for _, row in failed.iterrows():
@@ -422,11 +584,15 @@ def bench(
     note = summary_line(table)
     if note:
         stderr.print(note, markup=False)
-    shown = table.assign(iqr_ms=table["q75_ms"] - table["q25_ms"], cpu_transform=table["cpu_transform"].map(
-        {True: "yes", False: ""}))
-    _print_frame(shown, ["loss", "shape", "device", "median_ms", "iqr_ms", "cpu_transform", "transform_share",
-                         "peak_mb", "status"],
-                 f"Loss benchmark: forward + backward, {repeats} repeats ({result.machine['device']})",
-                 output_format, result.to_dict())
+    shown = table.assign(
+        iqr_ms=table["q75_ms"] - table["q25_ms"], cpu_transform=table["cpu_transform"].map({True: "yes", False: ""})
+    )
+    _print_frame(
+        shown,
+        ["loss", "shape", "device", "median_ms", "iqr_ms", "cpu_transform", "transform_share", "peak_mb", "status"],
+        f"Loss benchmark: forward + backward, {repeats} repeats ({result.machine['device']})",
+        output_format,
+        result.to_dict(),
+    )
     if not failed.empty:
         raise typer.Exit(code=int(ExitCode.INPUT))

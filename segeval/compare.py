@@ -22,9 +22,22 @@ from segeval.errors import InputError, UsageError
 from segeval.gate import Gate, GateResult, canonical_metric, metric_direction, resolve_class, verdict
 from segeval.stats import bootstrap_mean_ci, wilcoxon_p
 
-COMPARISON_COLUMNS = ["class", "class_name", "metric", "n_pairs", "baseline_mean", "current_mean", "delta",
-                      "ci_low", "ci_high", "p_value", "higher_is_better"]
-_LIMIT = re.compile(r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\[(?P<cls>[^\]]+)\])?\s*=\s*(?P<value>[0-9.eE+-]+)\s*$")
+COMPARISON_COLUMNS = [
+    "class",
+    "class_name",
+    "metric",
+    "n_pairs",
+    "baseline_mean",
+    "current_mean",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "higher_is_better",
+]
+_LIMIT = re.compile(
+    r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\[(?P<cls>[^\]]+)\])?\s*=\s*(?P<value>[0-9.eE+-]+)\s*$"
+)
 SKIPPED_FAMILIES = {"tp", "fp", "fn", "tn", "ref_volume", "pred_volume"}
 
 
@@ -56,11 +69,15 @@ class Comparison:
         return all(g.passed for g in self.gates)
 
     def as_dict(self) -> dict:
-        return {"baseline": self.baseline, "current": self.current,
-                "changes": self.table.to_dict(orient="records"),
-                "worst_cases": self.worst_cases.to_dict(orient="records"),
-                "only_in_baseline": self.only_baseline, "only_in_current": self.only_current,
-                "gates": [g.as_dict() for g in self.gates]}
+        return {
+            "baseline": self.baseline,
+            "current": self.current,
+            "changes": self.table.to_dict(orient="records"),
+            "worst_cases": self.worst_cases.to_dict(orient="records"),
+            "only_in_baseline": self.only_baseline,
+            "only_in_current": self.only_current,
+            "gates": [g.as_dict() for g in self.gates],
+        }
 
 
 def read_report(path: str | Path) -> Report:
@@ -75,19 +92,21 @@ def read_report(path: str | Path) -> Report:
     folder = path if path.is_dir() else path.parent
     per_case_path = folder / "per_case.csv" if path.is_dir() or path.name == "summary.json" else path
     if not per_case_path.is_file():
-        raise InputError(f"{per_case_path}: no per_case.csv report here",
-                         hint="give a folder written by segeval score --out, or its summary.json / per_case.csv")
+        raise InputError(
+            f"{per_case_path}: no per_case.csv report here",
+            hint="give a folder written by segeval score --out, or its summary.json / per_case.csv",
+        )
     try:
-        per_case = pd.read_csv(per_case_path, dtype={"class": str, "case": str}, keep_default_na=False,
-                               na_values=[""])
+        per_case = pd.read_csv(per_case_path, dtype={"class": str, "case": str}, keep_default_na=False, na_values=[""])
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise InputError(f"{per_case_path}: cannot read report ({exc})") from None
     expected = {"case", "class", "class_name", "metric", "value", "status"}
     if not expected <= set(per_case.columns):
         raise InputError(f"{per_case_path}: not a segeval per_case.csv (columns {list(per_case.columns)})")
     labels, names, foreground = _labels_from(folder / "summary.json", per_case)
-    return Report(per_case=per_case, labels=labels, class_names=names, foreground_labels=foreground,
-                  source=str(per_case_path))
+    return Report(
+        per_case=per_case, labels=labels, class_names=names, foreground_labels=foreground, source=str(per_case_path)
+    )
 
 
 def _labels_from(summary_path: Path, per_case: pd.DataFrame) -> tuple[list[int], list[str], list[int]]:
@@ -121,14 +140,23 @@ def parse_limits(items: list[str] | tuple[str, ...], kind: str) -> list[Gate]:
         cls = match["cls"].strip() if match["cls"] else None
         target = f"{metric}[{cls}]" if cls else metric
         expression = f"{target}.delta >= {-amount:g}" if kind == "drop" else f"{target}.delta <= {amount:g}"
-        gates.append(Gate(expression=expression, metric=metric, class_=cls, statistic="delta",
-                          comparator=">=" if kind == "drop" else "<=", threshold=-amount if kind == "drop" else amount,
-                          source=f"--max-{kind}"))
+        gates.append(
+            Gate(
+                expression=expression,
+                metric=metric,
+                class_=cls,
+                statistic="delta",
+                comparator=">=" if kind == "drop" else "<=",
+                threshold=-amount if kind == "drop" else amount,
+                source=f"--max-{kind}",
+            )
+        )
     return gates
 
 
-def compare_reports(baseline: Report, current: Report, *, level: float = 0.95,
-                    limits: list[Gate] | None = None) -> Comparison:
+def compare_reports(
+    baseline: Report, current: Report, *, level: float = 0.95, limits: list[Gate] | None = None
+) -> Comparison:
     """Paired comparison of two reports; see the module docstring."""
     base = _usable(baseline.per_case)
     cur = _usable(current.per_case)
@@ -136,8 +164,16 @@ def compare_reports(baseline: Report, current: Report, *, level: float = 0.95,
     merged = base.merge(cur, on=["case", "class", "metric"], suffixes=("_base", "_cur"))
     rows = []
     for (cls, metric), group in merged.groupby(["class", "metric"], sort=False):
-        rows.append(_change_row(cls, group["class_name_cur"].iloc[0], metric,
-                                group["value_base"].to_numpy(float), group["value_cur"].to_numpy(float), level))
+        rows.append(
+            _change_row(
+                cls,
+                group["class_name_cur"].iloc[0],
+                metric,
+                group["value_base"].to_numpy(float),
+                group["value_cur"].to_numpy(float),
+                level,
+            )
+        )
     for metric in sorted(set(merged["metric"])):
         if (merged[merged["metric"] == metric]["class"] == "all").all():
             continue
@@ -145,9 +181,12 @@ def compare_reports(baseline: Report, current: Report, *, level: float = 0.95,
         rows.append(_change_row("foreground", "foreground mean", metric, b, c, level))
     table = pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
     comparison = Comparison(
-        table=table, worst_cases=_worst_cases(merged, current.foreground_labels),
-        only_baseline=sorted(base_cases - cur_cases), only_current=sorted(cur_cases - base_cases),
-        baseline=baseline.source, current=current.source,
+        table=table,
+        worst_cases=_worst_cases(merged, current.foreground_labels),
+        only_baseline=sorted(base_cases - cur_cases),
+        only_current=sorted(cur_cases - base_cases),
+        baseline=baseline.source,
+        current=current.source,
     )
     for gate in limits or []:
         comparison.gates.append(_limit_verdict(gate, table, current))
@@ -173,11 +212,19 @@ def _change_row(cls, name, metric, base: np.ndarray, cur: np.ndarray, level: flo
         better = metric_direction(metric)
     except UsageError:
         better = None
-    return {"class": cls, "class_name": name, "metric": metric, "n_pairs": int(both.sum()),
-            "baseline_mean": float(base[both].mean()) if both.any() else math.nan,
-            "current_mean": float(cur[both].mean()) if both.any() else math.nan,
-            "delta": float(diff.mean()) if diff.size else math.nan,
-            "ci_low": low, "ci_high": high, "p_value": wilcoxon_p(diff), "higher_is_better": better}
+    return {
+        "class": cls,
+        "class_name": name,
+        "metric": metric,
+        "n_pairs": int(both.sum()),
+        "baseline_mean": float(base[both].mean()) if both.any() else math.nan,
+        "current_mean": float(cur[both].mean()) if both.any() else math.nan,
+        "delta": float(diff.mean()) if diff.size else math.nan,
+        "ci_low": low,
+        "ci_high": high,
+        "p_value": wilcoxon_p(diff),
+        "higher_is_better": better,
+    }
 
 
 def _worst_cases(merged: pd.DataFrame, foreground: list[int], limit: int = 10) -> pd.DataFrame:
@@ -193,9 +240,16 @@ def _worst_cases(merged: pd.DataFrame, foreground: list[int], limit: int = 10) -
     better = metric_direction(metric)
     delta = means["value_cur"] - means["value_base"]
     order = delta.sort_values(ascending=better is not False).dropna().head(limit)
-    return pd.DataFrame({"case": order.index, "metric": metric, "baseline": means.loc[order.index, "value_base"].values,
-                         "current": means.loc[order.index, "value_cur"].values, "delta": order.values},
-                        columns=columns)
+    return pd.DataFrame(
+        {
+            "case": order.index,
+            "metric": metric,
+            "baseline": means.loc[order.index, "value_base"].values,
+            "current": means.loc[order.index, "value_cur"].values,
+            "delta": order.values,
+        },
+        columns=columns,
+    )
 
 
 def _limit_verdict(gate: Gate, table: pd.DataFrame, current: Report) -> GateResult:
@@ -211,8 +265,13 @@ def _limit_verdict(gate: Gate, table: pd.DataFrame, current: Report) -> GateResu
 
 def report_from_result(result) -> Report:
     """A :class:`Report` view of a fresh :class:`segeval.api.ScoreResult`."""
-    return Report(per_case=result.per_case, labels=result.labels, class_names=result.class_names,
-                  foreground_labels=result.foreground_labels, source="this run")
+    return Report(
+        per_case=result.per_case,
+        labels=result.labels,
+        class_names=result.class_names,
+        foreground_labels=result.foreground_labels,
+        source="this run",
+    )
 
 
 def comparison_markdown(comparison: Comparison) -> str:
@@ -220,22 +279,44 @@ def comparison_markdown(comparison: Comparison) -> str:
     from segeval.report.ci import _table
     from segeval.report.render import format_number
 
-    lines = [f"## segeval compare: {'✅ passed' if comparison.passed else '❌ failed'}", "",
-             f"Baseline `{comparison.baseline}`, current `{comparison.current}`.", ""]
+    lines = [
+        f"## segeval compare: {'✅ passed' if comparison.passed else '❌ failed'}",
+        "",
+        f"Baseline `{comparison.baseline}`, current `{comparison.current}`.",
+        "",
+    ]
     rows = comparison.table[comparison.table["class"].isin(["foreground", "all"])]
-    lines += _table(["class", "metric", "n", "baseline", "current", "delta", "95% CI", "p"],
-                    [[r["class"], r["metric"], r["n_pairs"], r["baseline_mean"], r["current_mean"], r["delta"],
-                      f"[{format_number(r['ci_low'])}, {format_number(r['ci_high'])}]", r["p_value"]]
-                     for _, r in rows.iterrows()])
+    lines += _table(
+        ["class", "metric", "n", "baseline", "current", "delta", "95% CI", "p"],
+        [
+            [
+                r["class"],
+                r["metric"],
+                r["n_pairs"],
+                r["baseline_mean"],
+                r["current_mean"],
+                r["delta"],
+                f"[{format_number(r['ci_low'])}, {format_number(r['ci_high'])}]",
+                r["p_value"],
+            ]
+            for _, r in rows.iterrows()
+        ],
+    )
     if comparison.gates:
         lines += ["", "### Limits", ""]
-        lines += _table(["limit", "delta", "result"],
-                        [[g.gate.expression, g.value, "pass" if g.passed else "**FAIL**"] for g in comparison.gates])
+        lines += _table(
+            ["limit", "delta", "result"],
+            [[g.gate.expression, g.value, "pass" if g.passed else "**FAIL**"] for g in comparison.gates],
+        )
     if not comparison.worst_cases.empty:
         lines += ["", "### Cases that got most worse", ""]
-        lines += _table(["case", "metric", "baseline", "current", "delta"],
-                        comparison.worst_cases.head(10).values.tolist())
+        lines += _table(
+            ["case", "metric", "baseline", "current", "delta"], comparison.worst_cases.head(10).values.tolist()
+        )
     if comparison.only_baseline or comparison.only_current:
-        lines += ["", f"Cases only in the baseline: {', '.join(comparison.only_baseline) or 'none'}; "
-                      f"only in the current report: {', '.join(comparison.only_current) or 'none'}."]
+        lines += [
+            "",
+            f"Cases only in the baseline: {', '.join(comparison.only_baseline) or 'none'}; "
+            f"only in the current report: {', '.join(comparison.only_current) or 'none'}.",
+        ]
     return "\n".join(lines) + "\n"

@@ -160,9 +160,14 @@ class ScoreConfig:
         from segeval.metrics.distance import DistanceOptions
 
         tolerance = dict(self.nsd_tolerance) if isinstance(self.nsd_tolerance, tuple) else self.nsd_tolerance
-        return DistanceOptions(convention=self.convention, percentile=self.hd_percentile or 95.0,
-                               nsd_tolerance_mm=tolerance, boundary_iou_width_mm=self.boundary_iou_width,
-                               empty_policy=self.distance_empty, device=str(resolve_device(self.device)))
+        return DistanceOptions(
+            convention=self.convention,
+            percentile=self.hd_percentile or 95.0,
+            nsd_tolerance_mm=tolerance,
+            boundary_iou_width_mm=self.boundary_iou_width,
+            empty_policy=self.distance_empty,
+            device=str(resolve_device(self.device)),
+        )
 
     def parsed_gates(self) -> list:
         """The gates as :class:`segeval.gate.Gate` objects."""
@@ -175,7 +180,6 @@ class ScoreConfig:
         from segeval.compare import parse_limits
 
         return parse_limits(self.max_drop, "drop") + parse_limits(self.max_rise, "rise")
-
 
     def named_classes(self, labels: list[int]) -> list[str]:
         """A name for each of ``labels``: from ``class_names`` or ``"class_<value>"``."""

@@ -23,11 +23,42 @@ from pathlib import Path
 from segeval.errors import UsageError
 
 FILE_KEYS = (
-    "labels", "num_classes", "class_names", "ignore_index", "include_background", "empty_score", "pred_kind",
-    "channel_axis", "threshold", "palette", "recursive", "pred_suffix", "gt_suffix", "pairs", "allow_missing",
-    "skip_missing", "spacing", "geometry_tolerance", "device", "batch_size", "workers", "ci", "gates", "baseline",
-    "max_drop", "max_rise", "out", "format", "junit", "markdown", "metrics", "convention", "hd_percentile",
-    "nsd_tolerance", "boundary_iou_width", "distance_empty",
+    "labels",
+    "num_classes",
+    "class_names",
+    "ignore_index",
+    "include_background",
+    "empty_score",
+    "pred_kind",
+    "channel_axis",
+    "threshold",
+    "palette",
+    "recursive",
+    "pred_suffix",
+    "gt_suffix",
+    "pairs",
+    "allow_missing",
+    "skip_missing",
+    "spacing",
+    "geometry_tolerance",
+    "device",
+    "batch_size",
+    "workers",
+    "ci",
+    "gates",
+    "baseline",
+    "max_drop",
+    "max_rise",
+    "out",
+    "format",
+    "junit",
+    "markdown",
+    "metrics",
+    "convention",
+    "hd_percentile",
+    "nsd_tolerance",
+    "boundary_iou_width",
+    "distance_empty",
 )
 PATH_KEYS = ("palette", "pairs", "baseline", "out", "junit", "markdown")
 
@@ -56,8 +87,11 @@ def read_config(path: Path) -> dict[str, object]:
         Unparsable TOML, unknown keys (with a did-you-mean suggestion), wrongly typed lists.
     """
     data = _load(path)
-    table = data.get("tool", {}).get("segeval") if path.name == "pyproject.toml" else data.get("tool", {}).get(
-        "segeval", data)
+    table = (
+        data.get("tool", {}).get("segeval")
+        if path.name == "pyproject.toml"
+        else data.get("tool", {}).get("segeval", data)
+    )
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [tool.segeval] must be a table")
     settings: dict[str, object] = {}
@@ -65,8 +99,10 @@ def read_config(path: Path) -> dict[str, object]:
         key = raw_key.replace("-", "_")
         if key not in FILE_KEYS:
             close = difflib.get_close_matches(key, FILE_KEYS, n=1)
-            raise UsageError(f"{path}: unknown setting {raw_key!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
-                             hint="settings: " + ", ".join(k.replace("_", "-") for k in FILE_KEYS))
+            raise UsageError(
+                f"{path}: unknown setting {raw_key!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                hint="settings: " + ", ".join(k.replace("_", "-") for k in FILE_KEYS),
+            )
         settings[key] = _normalise(path, key, value)
     return settings
 

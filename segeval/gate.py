@@ -26,8 +26,14 @@ import numpy as np
 from segeval.errors import UnknownNameError, UsageError
 from segeval.metrics.catalog import METRICS
 
-COMPARATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
-               "==": operator.eq, "!=": operator.ne}
+COMPARATORS = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 COUNTERS = ("failed", "missing")
 _GATE = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\[(?P<cls>[^\]]+)\])?\s*(?:\.(?P<stat>[A-Za-z0-9_]+))?"
@@ -70,10 +76,19 @@ class GateResult:
     note: str | None = None
 
     def as_dict(self) -> dict:
-        return {"gate": self.gate.expression, "metric": self.gate.metric, "class": self.gate.class_,
-                "statistic": self.gate.statistic, "comparator": self.gate.comparator,
-                "threshold": self.gate.threshold, "value": self.value, "margin": self.margin,
-                "passed": self.passed, "note": self.note, "source": self.gate.source}
+        return {
+            "gate": self.gate.expression,
+            "metric": self.gate.metric,
+            "class": self.gate.class_,
+            "statistic": self.gate.statistic,
+            "comparator": self.gate.comparator,
+            "threshold": self.gate.threshold,
+            "value": self.value,
+            "margin": self.margin,
+            "passed": self.passed,
+            "note": self.note,
+            "source": self.gate.source,
+        }
 
 
 def metric_direction(name: str) -> bool | None:
@@ -109,14 +124,22 @@ def parse_gate(text: str, source: str = "cli") -> Gate:
     statistic = (match["stat"] or "mean").lower()
     if not _STATISTIC.match(statistic):
         close = difflib.get_close_matches(statistic, ["mean", "median", "min", "max", "std", "q25", "q75", "pooled"])
-        raise UsageError(f"unknown statistic {statistic!r} in gate {text!r}"
-                         + (f"; did you mean {close[0]!r}?" if close else ""),
-                         hint="statistics: mean, median, min, max, std, q25, q75, pNN (p05, p95), pooled")
+        raise UsageError(
+            f"unknown statistic {statistic!r} in gate {text!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+            hint="statistics: mean, median, min, max, std, q25, q75, pNN (p05, p95), pooled",
+        )
     cls = match["cls"].strip() if match["cls"] else None
     if metric in COUNTERS and (cls is not None or match["stat"]):
         raise UsageError(f"gate {text!r}: {metric} counts cases; it takes no class or statistic")
-    return Gate(expression=text.strip(), metric=metric, class_=cls, statistic=statistic,
-                comparator=match["op"], threshold=float(match["value"]), source=source)
+    return Gate(
+        expression=text.strip(),
+        metric=metric,
+        class_=cls,
+        statistic=statistic,
+        comparator=match["op"],
+        threshold=float(match["value"]),
+        source=source,
+    )
 
 
 def direction_warning(gate: Gate) -> str | None:
@@ -127,8 +150,10 @@ def direction_warning(gate: Gate) -> str | None:
     asks_high = gate.comparator in (">=", ">")
     if asks_high != better:
         way = "higher" if better else "lower"
-        return (f"gate {gate.expression!r} asks for {'high' if asks_high else 'low'} values, "
-                f"but {gate.metric} is better when {way}")
+        return (
+            f"gate {gate.expression!r} asks for {'high' if asks_high else 'low'} values, "
+            f"but {gate.metric} is better when {way}"
+        )
     return None
 
 
@@ -186,8 +211,10 @@ def gate_value(gate: Gate, result) -> float:
         return float(len(result.missing_pred) + len(result.missing_gt))
     known = set(result.per_case["metric"])
     if gate.metric not in known:
-        raise UsageError(f"gate {gate.expression!r}: metric {gate.metric!r} was not computed in this run",
-                         hint="computed metrics: " + ", ".join(sorted(known)))
+        raise UsageError(
+            f"gate {gate.expression!r}: metric {gate.metric!r} was not computed in this run",
+            hint="computed metrics: " + ", ".join(sorted(known)),
+        )
     class_ = resolve_class(gate.class_, result.labels, result.class_names) if gate.class_ is not None else None
     if gate.statistic == "pooled":
         summary = result.summary[result.summary["metric"] == gate.metric]

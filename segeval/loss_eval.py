@@ -68,8 +68,17 @@ class LossResult:
             "config": {**self.config.as_dict(), "from_logits": self.from_logits, "device": self.device},
             "failed": [{"case": r.case, "pred": r.pred, "gt": r.gt, "error": r.error} for r in self.failed],
             "summary": self.summary.to_dict(orient="records"),
-            "cases": [{"case": r.case, "status": r.status, "pred_kind": r.pred_kind, "class_axis": r.class_axis,
-                       "shape": r.shape, "spacing_mm": r.spacing_mm} for r in self.cases],
+            "cases": [
+                {
+                    "case": r.case,
+                    "status": r.status,
+                    "pred_kind": r.pred_kind,
+                    "class_axis": r.class_axis,
+                    "shape": r.shape,
+                    "spacing_mm": r.spacing_mm,
+                }
+                for r in self.cases
+            ],
             "versions": versions(),
             "timings": self.timings,
         }
@@ -91,9 +100,16 @@ def select_losses(names: list[str] | None, family: str | None) -> list[str]:
     return list_losses(family)
 
 
-def evaluate_losses(preds: str | Path | None = None, gts: str | Path | None = None, *,
-                    losses: list[str] | None = None, family: str | None = None,
-                    from_logits: bool | None = None, progress: Progress | None = None, **options) -> LossResult:
+def evaluate_losses(
+    preds: str | Path | None = None,
+    gts: str | Path | None = None,
+    *,
+    losses: list[str] | None = None,
+    family: str | None = None,
+    from_logits: bool | None = None,
+    progress: Progress | None = None,
+    **options,
+) -> LossResult:
     """Compute each selected loss on every case.
 
     Parameters
@@ -133,19 +149,39 @@ def evaluate_losses(preds: str | Path | None = None, gts: str | Path | None = No
             except Exception as exc:  # one bad case never stops the run
                 record.fail(exc)
             else:
-                rows += [_loss_row(record.case, name, mode, logits, prediction, target, modules, device)
-                         for name in names]
+                rows += [
+                    _loss_row(record.case, name, mode, logits, prediction, target, modules, device) for name in names
+                ]
         if record.status == "failed":
-            rows.append({"case": record.case, "loss": "", "family": "", "mode": "", "value": math.nan,
-                         "status": "failed", "error": record.error})
+            rows.append(
+                {
+                    "case": record.case,
+                    "loss": "",
+                    "family": "",
+                    "mode": "",
+                    "value": math.nan,
+                    "status": "failed",
+                    "error": record.error,
+                }
+            )
         if progress is not None:
             progress(len(records), len(pairs))
     per_case = pd.DataFrame(rows, columns=PER_CASE_COLUMNS)
-    return LossResult(per_case=per_case, summary=_summary(per_case, names), losses=names, cases=records,
-                      config=config, from_logits=from_logits,
-                      inputs={"preds": None if preds is None else str(preds), "gts": None if gts is None else str(gts),
-                              "pairs": None if config.pairs is None else str(config.pairs)},
-                      timings={"total_s": time.perf_counter() - started}, device=str(device))
+    return LossResult(
+        per_case=per_case,
+        summary=_summary(per_case, names),
+        losses=names,
+        cases=records,
+        config=config,
+        from_logits=from_logits,
+        inputs={
+            "preds": None if preds is None else str(preds),
+            "gts": None if gts is None else str(gts),
+            "pairs": None if config.pairs is None else str(config.pairs),
+        },
+        timings={"total_s": time.perf_counter() - started},
+        device=str(device),
+    )
 
 
 def prepare_case(item: LoadedCase, config: ScoreConfig, from_logits: bool | None, device: torch.device):
@@ -172,8 +208,9 @@ def prepare_case(item: LoadedCase, config: ScoreConfig, from_logits: bool | None
         prediction = (pred if axis is None else pred.squeeze(axis)).float()[None, None]
         values = set(torch.unique(gt).tolist())
         if not values <= {0, 1}:
-            raise InputError(f"{item.gt.path}: a single-channel prediction needs a binary mask; found labels "
-                             f"{sorted(values)}")
+            raise InputError(
+                f"{item.gt.path}: a single-channel prediction needs a binary mask; found labels {sorted(values)}"
+            )
         return prediction, gt[None], "binary", logits
     prediction = torch.movedim(pred, axis, 0).float()[None]
     n_classes = prediction.shape[1]
@@ -213,6 +250,12 @@ def _summary(per_case: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         selected = per_case[per_case["loss"] == name]
         values = selected[selected["status"] != "failed"]["value"].to_numpy(float)
         stats = column_statistics(values[:, None])
-        rows.append({"loss": name, "family": loss_spec(name).family.value,
-                     **{k: v[0] for k, v in stats.items()}, "n_failed": int((selected["status"] == "failed").sum())})
+        rows.append(
+            {
+                "loss": name,
+                "family": loss_spec(name).family.value,
+                **{k: v[0] for k, v in stats.items()},
+                "n_failed": int((selected["status"] == "failed").sum()),
+            }
+        )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -53,8 +53,14 @@ def to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(array).to(device, non_blocking=True)
 
 
-def class_axis_for(pred_shape: tuple[int, ...], gt_shape: tuple[int, ...], *, requested: int | None,
-                   format_hint: int | None, path: object) -> int | None:
+def class_axis_for(
+    pred_shape: tuple[int, ...],
+    gt_shape: tuple[int, ...],
+    *,
+    requested: int | None,
+    format_hint: int | None,
+    path: object,
+) -> int | None:
     """The class axis of a prediction, or ``None`` when it has the reference's shape.
 
     With one dimension more than the reference, the class axis is ``requested`` if given, else the
@@ -69,8 +75,9 @@ def class_axis_for(pred_shape: tuple[int, ...], gt_shape: tuple[int, ...], *, re
     if tuple(pred_shape) == tuple(gt_shape):
         return None
     candidates = [
-        axis for axis in range(len(pred_shape))
-        if len(pred_shape) == len(gt_shape) + 1 and pred_shape[:axis] + pred_shape[axis + 1:] == tuple(gt_shape)
+        axis
+        for axis in range(len(pred_shape))
+        if len(pred_shape) == len(gt_shape) + 1 and pred_shape[:axis] + pred_shape[axis + 1 :] == tuple(gt_shape)
     ]
     if not candidates:
         raise InputError(
@@ -102,8 +109,9 @@ class DecodedPrediction:
     threshold: float | None
 
 
-def decode_prediction(x: torch.Tensor, *, kind: PredKind, class_axis: int | None,
-                      threshold: float | None, path: object) -> DecodedPrediction:
+def decode_prediction(
+    x: torch.Tensor, *, kind: PredKind, class_axis: int | None, threshold: float | None, path: object
+) -> DecodedPrediction:
     """Labels from a prediction tensor (see the module docstring for the rules)."""
     if class_axis is not None and x.shape[class_axis] == 1:
         x, class_axis = x.squeeze(class_axis), None

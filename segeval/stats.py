@@ -14,8 +14,9 @@ SEED = 0
 """Seed of every bootstrap, so the same data give the same interval."""
 
 
-def bootstrap_mean_cis(values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES,
-                       seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_mean_cis(
+    values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = SEED
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Percentile-bootstrap intervals of the mean of every column of ``values``, in one pass.
 
     Parameters
@@ -63,8 +64,9 @@ def bootstrap_mean_cis(values: np.ndarray, level: float, *, samples: int = BOOTS
     return low, high
 
 
-def bootstrap_mean_ci(values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES,
-                      seed: int = SEED) -> tuple[float, float]:
+def bootstrap_mean_ci(
+    values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = SEED
+) -> tuple[float, float]:
     """Percentile-bootstrap interval of the mean of one column of per-case ``values``.
 
     Examples

@@ -69,9 +69,16 @@ class Files:
         return path
 
     # SimpleITK ----------------------------------------------------------------------------------
-    def sitk_image(self, rel: str | Path, array: np.ndarray, *, spacing: tuple[float, ...] | None = None,
-                   origin: tuple[float, ...] | None = None, direction: tuple[float, ...] | None = None,
-                   vector: bool = False) -> Path:
+    def sitk_image(
+        self,
+        rel: str | Path,
+        array: np.ndarray,
+        *,
+        spacing: tuple[float, ...] | None = None,
+        origin: tuple[float, ...] | None = None,
+        direction: tuple[float, ...] | None = None,
+        vector: bool = False,
+    ) -> Path:
         """Write ``array`` (NumPy order z, y, x) with SimpleITK; ``spacing``/``origin``/``direction``
         are given in SimpleITK's (x, y, z) order. ``vector=True`` makes the last axis the components."""
         path = self.path(rel)
@@ -85,8 +92,14 @@ class Files:
         sitk.WriteImage(image, str(path))
         return path
 
-    def nifti_4d(self, rel: str | Path, channels: np.ndarray, *, spacing: tuple[float, float, float],
-                 origin: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> Path:
+    def nifti_4d(
+        self,
+        rel: str | Path,
+        channels: np.ndarray,
+        *,
+        spacing: tuple[float, float, float],
+        origin: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    ) -> Path:
         """A 4-D NIfTI (x, y, z, c) from ``channels`` of NumPy shape (c, z, y, x): the class is the
         4th NIfTI dimension, as nnU-Net-style probability exports store it."""
         path = self.path(rel)
@@ -140,8 +153,8 @@ def blobs_2d(shape: tuple[int, int] = SHAPE_2D, seed: int = 0) -> np.ndarray:
     labels = np.zeros(shape, dtype=np.uint8)
     r = np.random.default_rng(seed)
     top, left = int(r.integers(1, 4)), int(r.integers(1, 5))
-    labels[top: rows // 2 + 2, left: cols // 2 + 3] = 1
-    labels[rows // 2: rows - 2, cols // 2 - 1: cols - 3 + int(r.integers(0, 2))] = 2
+    labels[top : rows // 2 + 2, left : cols // 2 + 3] = 1
+    labels[rows // 2 : rows - 2, cols // 2 - 1 : cols - 3 + int(r.integers(0, 2))] = 2
     return labels
 
 

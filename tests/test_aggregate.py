@@ -11,8 +11,11 @@ from hypothesis.extra.numpy import arrays
 
 from segeval.aggregate import column_statistics
 
-columns = arrays(np.float64, st.tuples(st.integers(0, 12), st.integers(1, 4)),
-                 elements=st.one_of(st.floats(-1e6, 1e6), st.just(np.nan)))
+columns = arrays(
+    np.float64,
+    st.tuples(st.integers(0, 12), st.integers(1, 4)),
+    elements=st.one_of(st.floats(-1e6, 1e6), st.just(np.nan)),
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -30,5 +33,6 @@ def test_statistics_match_numpy(values):
         expected_std = np.where(n > 1, np.nanstd(values, axis=0, ddof=1), np.nan)
         np.testing.assert_allclose(stats["std"], expected_std, rtol=1e-7, atol=1e-6, equal_nan=True)
         for key, q in (("min", 0), ("q25", 25), ("median", 50), ("q75", 75), ("max", 100)):
-            np.testing.assert_allclose(stats[key], np.nanpercentile(values, q, axis=0), rtol=1e-9, atol=1e-6,
-                                       equal_nan=True)
+            np.testing.assert_allclose(
+                stats[key], np.nanpercentile(values, q, axis=0), rtol=1e-9, atol=1e-6, equal_nan=True
+            )

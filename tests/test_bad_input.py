@@ -126,44 +126,70 @@ def _value_3_in(side: str):
 
 BAD_CASES = {
     "random-bytes-png": Bad(
-        lambda files, gt2d: (files.raw("p/bad.png", np.random.default_rng(1).bytes(256)), files.image("g/bad.png", gt2d)),
-        [r"p/bad\.png: not a readable image \(corrupt or not really \.png\)"]),
+        lambda files, gt2d: (
+            files.raw("p/bad.png", np.random.default_rng(1).bytes(256)),
+            files.image("g/bad.png", gt2d),
+        ),
+        [r"p/bad\.png: not a readable image \(corrupt or not really \.png\)"],
+    ),
     "truncated-png": Bad(
-        lambda files, gt2d: (files.raw("p/bad.png", _half(files.image("full/x.png", gt2d).read_bytes())),
-                             files.image("g/bad.png", gt2d)),
-        [r"p/bad\.png: cannot decode image"]),
+        lambda files, gt2d: (
+            files.raw("p/bad.png", _half(files.image("full/x.png", gt2d).read_bytes())),
+            files.image("g/bad.png", gt2d),
+        ),
+        [r"p/bad\.png: cannot decode image"],
+    ),
     "truncated-nii-gz": Bad(_truncated_nifti_gt, [r"g/bad\.nii\.gz"]),
     "ragged-multipage-tiff": Bad(_ragged_tiff, [r"g/bad\.tif"]),
     "shape-mismatch": Bad(
         lambda files, gt2d: (files.npy("p/bad.npy", gt2d[:, :-1]), files.image("g/bad.png", gt2d)),
-        [r"p/bad\.npy: prediction shape \(23, 36\) does not match ground-truth shape \(23, 37\)"]),
+        [r"p/bad\.npy: prediction shape \(23, 36\) does not match ground-truth shape \(23, 37\)"],
+    ),
     "spacing-mismatch": Bad(
         lambda files, gt2d: _geometry_pair(files, {"spacing": (0.8, 0.7, 3.0)}, {"spacing": SPACING_XYZ}),
-        [r"p/bad\.nii\.gz: spacing \(3, 0\.7, 0\.8\) differs from the ground truth's \(2\.5, 0\.7, 0\.8\) \(bad\.nii\.gz\)"]),
+        [
+            r"p/bad\.nii\.gz: spacing \(3, 0\.7, 0\.8\) differs from the ground truth's \(2\.5, 0\.7, 0\.8\) \(bad\.nii\.gz\)"
+        ],
+    ),
     "origin-mismatch": Bad(
         lambda files, gt2d: _geometry_pair(files, {"origin": (0.0, 0.0, 5.0)}, {"origin": (0.0, 0.0, 0.0)}),
-        [r"p/bad\.nii\.gz: origin \(5, 0, 0\) differs from the ground truth's \(0, 0, 0\)"]),
+        [r"p/bad\.nii\.gz: origin \(5, 0, 0\) differs from the ground truth's \(0, 0, 0\)"],
+    ),
     "direction-mismatch": Bad(
         lambda files, gt2d: _geometry_pair(files, {"direction": (-1, 0, 0, 0, 1, 0, 0, 0, 1)}, {}),
-        [r"p/bad\.nii\.gz: direction \(-1, 0, 0, 0, 1, 0, 0, 0, 1\) differs from the ground truth's "
-         r"\(1, 0, 0, 0, 1, 0, 0, 0, 1\)"]),
+        [
+            r"p/bad\.nii\.gz: direction \(-1, 0, 0, 0, 1, 0, 0, 0, 1\) differs from the ground truth's "
+            r"\(1, 0, 0, 0, 1, 0, 0, 0, 1\)"
+        ],
+    ),
     "nan-in-probabilities": Bad(_nan_probabilities, [r"p/bad\.npy: prediction holds 2 NaN and 1 infinite values"]),
-    "nan-in-nifti-probabilities": Bad(_nan_nifti_probabilities,
-                                      [r"p/bad\.nii\.gz: prediction holds 1 NaN and 1 infinite values"]),
-    "unknown-palette-colour": Bad(_unknown_colour, [r"g/bad\.png: colour \(1, 2, 3\) \(\d+ pixels\) is not in the palette"],
-                                  lambda files: {"palette": files.root / "palette.csv"}),
-    "label-3-in-gt": Bad(_value_3_in("gt"), [r"g/bad\.png: label value 3 is not among the declared labels 0, 1, 2"],
-                         {"labels": (0, 1, 2)}),
-    "label-3-in-pred": Bad(_value_3_in("pred"), [r"p/bad\.png: label value 3 is not among the declared labels 0, 1, 2"],
-                           {"num_classes": 3}),
-    "non-integer-gt": Bad(_non_integer_gt,
-                          [r"g/bad\.nii\.gz: ground truth holds non-integer values \(e\.g\. 0\.5\); it must be a label map"]),
+    "nan-in-nifti-probabilities": Bad(
+        _nan_nifti_probabilities, [r"p/bad\.nii\.gz: prediction holds 1 NaN and 1 infinite values"]
+    ),
+    "unknown-palette-colour": Bad(
+        _unknown_colour,
+        [r"g/bad\.png: colour \(1, 2, 3\) \(\d+ pixels\) is not in the palette"],
+        lambda files: {"palette": files.root / "palette.csv"},
+    ),
+    "label-3-in-gt": Bad(
+        _value_3_in("gt"),
+        [r"g/bad\.png: label value 3 is not among the declared labels 0, 1, 2"],
+        {"labels": (0, 1, 2)},
+    ),
+    "label-3-in-pred": Bad(
+        _value_3_in("pred"), [r"p/bad\.png: label value 3 is not among the declared labels 0, 1, 2"], {"num_classes": 3}
+    ),
+    "non-integer-gt": Bad(
+        _non_integer_gt,
+        [r"g/bad\.nii\.gz: ground truth holds non-integer values \(e\.g\. 0\.5\); it must be a label map"],
+    ),
     "nan-in-gt": Bad(_nan_gt, [r"g/bad\.mha: ground truth holds NaN or infinite values"]),
     "rgb-gt-without-palette": Bad(_rgb, [r"g/bad\.png: RGB colour image; segeval needs a label map"]),
     "object-npy": Bad(_object_npy, [r"p/bad\.npy: cannot load NumPy file \(.*allow_pickle=False"]),
     "npz-unknown-keys": Bad(
         lambda files, gt2d: (files.npz("p/bad.npz", logit_map=gt2d, extra=gt2d), files.image("g/bad.png", gt2d)),
-        [r"p/bad\.npz: \.npz holds arrays \['logit_map', 'extra'\]"]),
+        [r"p/bad\.npz: \.npz holds arrays \['logit_map', 'extra'\]"],
+    ),
 }
 
 
@@ -181,8 +207,9 @@ def good_cases(files, gt2d, make_labels):
 
 @pytest.mark.parametrize("batch_size", [1, 3], ids=["batch1", "batch3"])
 @pytest.mark.parametrize("bad", list(BAD_CASES.values()), ids=list(BAD_CASES))
-def test_bad_case_fails_alone_and_the_others_are_scored(files, gt2d, good_cases, bad, batch_size, np_dice,
-                                                        case_value, strict_json, tmp_path):
+def test_bad_case_fails_alone_and_the_others_are_scored(
+    files, gt2d, good_cases, bad, batch_size, np_dice, case_value, strict_json, tmp_path
+):
     bad.write(files, gt2d)
     options = bad.options(files) if callable(bad.options) else bad.options
     result = segeval.score(files.root / "p", files.root / "g", batch_size=batch_size, **options)
@@ -242,8 +269,9 @@ def test_several_undeclared_values_are_listed(files, gt2d):
     files.image("g/odd.png", odd)
     files.image("p/odd.png", gt2d)
     result = segeval.score(files.root / "g" / "odd.png", files.root / "g" / "odd.png", labels=(0, 1))
-    assert re.search(r"odd\.png: label value 2 is not among the declared labels 0, 1 \(also 7, 9, 12\)",
-                     result.failed[0].error)
+    assert re.search(
+        r"odd\.png: label value 2 is not among the declared labels 0, 1 \(also 7, 9, 12\)", result.failed[0].error
+    )
 
 
 def test_geometry_tolerance_accepts_a_tiny_difference_and_rejects_it_when_tightened(files, case_value):
@@ -253,13 +281,17 @@ def test_geometry_tolerance_accepts_a_tiny_difference_and_rejects_it_when_tighte
 
     result = segeval.score(files.root / "p", files.root / "g")  # default tolerance 1e-3
     assert [r.case for r in result.cases if r.status == "ok"] == ["case"]
-    assert case_value(result.per_case, "case", 1, "ref_volume") == pytest.approx(np.sum(gt == 1) * 0.8 * 0.7 * 2.5,
-                                                                                  rel=1e-6)
+    assert case_value(result.per_case, "case", 1, "ref_volume") == pytest.approx(
+        np.sum(gt == 1) * 0.8 * 0.7 * 2.5, rel=1e-6
+    )
 
     strict = segeval.score(files.root / "p", files.root / "g", geometry_tolerance=1e-6)
     assert [r.case for r in strict.failed] == ["case"]
-    assert re.search(r"p/case\.nii\.gz: spacing \(2\.5002, 0\.7, 0\.8\) differs from the ground truth's "
-                     r"\(2\.5, 0\.7, 0\.8\)", strict.failed[0].error)
+    assert re.search(
+        r"p/case\.nii\.gz: spacing \(2\.5002, 0\.7, 0\.8\) differs from the ground truth's "
+        r"\(2\.5, 0\.7, 0\.8\)",
+        strict.failed[0].error,
+    )
 
     loose = segeval.score(files.root / "p", files.root / "g", geometry_tolerance=1e-2)
     assert not loose.failed
@@ -271,8 +303,9 @@ def test_load_case_reports_a_geometry_mismatch_with_both_values(files):
     from segeval.config import ScoreConfig
     from segeval.io.pairing import CasePair
 
-    record = load_case(CasePair("bad", files.root / "p" / "bad.nii.gz", files.root / "g" / "bad.nii.gz"),
-                       ScoreConfig(), None)
+    record = load_case(
+        CasePair("bad", files.root / "p" / "bad.nii.gz", files.root / "g" / "bad.nii.gz"), ScoreConfig(), None
+    )
     assert record.status == "failed"
     assert "spacing (1, 1, 1) differs from the ground truth's (2, 1, 1)" in record.error
 
@@ -294,8 +327,14 @@ def test_every_case_bad_still_returns_a_result_and_writes_reports(files, gt2d, s
     assert "p/b.npy: prediction holds 851 NaN and 0 infinite values" in result.failed[1].error
     paths = result.write(tmp_path / "out")
     document = strict_json(paths["json"].read_text())
-    assert document["counts"] == {"cases": 2, "scored": 0, "failed": 2, "missing_pred": 0, "missing_gt": 0,
-                                  "skipped_files": 0}
+    assert document["counts"] == {
+        "cases": 2,
+        "scored": 0,
+        "failed": 2,
+        "missing_pred": 0,
+        "missing_gt": 0,
+        "skipped_files": 0,
+    }
     per_case = pd.read_csv(paths["per_case"])
     assert set(per_case["status"]) == {"failed"} and len(per_case) == 2 * len(CASE_METRICS)
     summary = pd.read_csv(paths["summary"])

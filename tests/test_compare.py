@@ -20,17 +20,28 @@ from segeval.stats import BOOTSTRAP_SAMPLES, SEED, bootstrap_mean_ci, wilcoxon_p
 def write_report(folder, dice_by_case: dict[str, float], hd_by_case: dict[str, float] | None = None):
     rows = []
     for case, value in dice_by_case.items():
-        rows.append({"case": case, "class": "1", "class_name": "liver", "metric": "dice", "value": value,
-                     "status": "ok"})
-        rows.append({"case": case, "class": "all", "class_name": "all", "metric": "mean_dice", "value": value,
-                     "status": "ok"})
+        rows.append(
+            {"case": case, "class": "1", "class_name": "liver", "metric": "dice", "value": value, "status": "ok"}
+        )
+        rows.append(
+            {"case": case, "class": "all", "class_name": "all", "metric": "mean_dice", "value": value, "status": "ok"}
+        )
         if hd_by_case:
-            rows.append({"case": case, "class": "1", "class_name": "liver", "metric": "hd95",
-                         "value": hd_by_case[case], "status": "ok"})
+            rows.append(
+                {
+                    "case": case,
+                    "class": "1",
+                    "class_name": "liver",
+                    "metric": "hd95",
+                    "value": hd_by_case[case],
+                    "status": "ok",
+                }
+            )
     folder.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(folder / "per_case.csv", index=False)
-    (folder / "summary.json").write_text(json.dumps({"labels": [0, 1], "class_names": ["bg", "liver"],
-                                                      "config": {"include_background": False}}))
+    (folder / "summary.json").write_text(
+        json.dumps({"labels": [0, 1], "class_names": ["bg", "liver"], "config": {"include_background": False}})
+    )
     return folder
 
 
@@ -50,10 +61,16 @@ def test_wilcoxon_matches_scipy():
 
 
 def test_known_differences(tmp_path):
-    base = write_report(tmp_path / "base", {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6, "gone": 0.5},
-                        {"a": 2.0, "b": 3.0, "c": 4.0, "d": 5.0, "gone": 1.0})
-    cur = write_report(tmp_path / "cur", {"a": 0.85, "b": 0.8, "c": 0.6, "d": 0.62, "new": 0.1},
-                       {"a": 2.5, "b": 3.0, "c": 6.0, "d": 5.0, "new": 9.0})
+    base = write_report(
+        tmp_path / "base",
+        {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6, "gone": 0.5},
+        {"a": 2.0, "b": 3.0, "c": 4.0, "d": 5.0, "gone": 1.0},
+    )
+    cur = write_report(
+        tmp_path / "cur",
+        {"a": 0.85, "b": 0.8, "c": 0.6, "d": 0.62, "new": 0.1},
+        {"a": 2.5, "b": 3.0, "c": 6.0, "d": 5.0, "new": 9.0},
+    )
     limits = parse_limits(["dice=0.01"], "drop") + parse_limits(["hd95[liver]=0.5"], "rise")
     comparison = compare_reports(read_report(base), read_report(cur), limits=limits)
     row = comparison.table.query("metric == 'dice' and `class` == '1'").iloc[0]
@@ -77,8 +94,18 @@ def test_cli_compare_exit_codes_and_files(tmp_path):
     ok = runner.invoke(app, ["compare", str(base), str(cur), "--max-drop", "dice=0.01", "-o", str(tmp_path / "o")])
     assert ok.exit_code == 0, ok.output
     assert pd.read_csv(tmp_path / "o" / "comparison.csv")["metric"].tolist()
-    strict = runner.invoke(app, ["compare", str(base / "summary.json"), str(cur / "per_case.csv"),
-                                 "--max-drop", "dice=0.001", "--markdown", str(tmp_path / "c.md")])
+    strict = runner.invoke(
+        app,
+        [
+            "compare",
+            str(base / "summary.json"),
+            str(cur / "per_case.csv"),
+            "--max-drop",
+            "dice=0.001",
+            "--markdown",
+            str(tmp_path / "c.md"),
+        ],
+    )
     assert strict.exit_code == 1
     assert "❌ failed" in (tmp_path / "c.md").read_text()
     bad = runner.invoke(app, ["compare", str(base), str(cur), "--max-drop", "dice"])

@@ -149,8 +149,10 @@ def test_cli_exit_codes_and_precedence(tmp_path):
     (preds / "img_001.png").write_bytes(b"not a png")
     mixed = runner.invoke(app, ["score", str(preds), str(SAMPLE / "gts"), "-f", "quiet", "--gate", "dice>=0.99"])
     assert mixed.exit_code == 3
-    assert runner.invoke(app, ["score", str(preds), str(SAMPLE / "gts"), "-f", "quiet",
-                               "--gate", "failed==0"]).exit_code == 3
+    assert (
+        runner.invoke(app, ["score", str(preds), str(SAMPLE / "gts"), "-f", "quiet", "--gate", "failed==0"]).exit_code
+        == 3
+    )
 
 
 def test_gates_in_summary_json(tmp_path):
@@ -168,8 +170,7 @@ def test_config_file_and_cli_override(tmp_path):
     import json
 
     config = tmp_path / "segeval.toml"
-    config.write_text('[tool.segeval]\ngates = ["dice>=0.99"]\nclass-names = ["bg", "a", "b", "c"]\n'
-                      'out = "reports"\n')
+    config.write_text('[tool.segeval]\ngates = ["dice>=0.99"]\nclass-names = ["bg", "a", "b", "c"]\nout = "reports"\n')
     from_file = _cli("--config", str(config))
     assert from_file.exit_code == 1
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
@@ -185,8 +186,16 @@ def test_config_file_and_cli_override(tmp_path):
 
 def test_end_to_end_ci_style_run_on_sample_data(tmp_path):
     """What a CI job does: score with gates, get JUnit and Markdown, read the verdict from the exit code."""
-    passing = _cli("--gate", "dice>=0.9", "--gate", "miou.pooled>=0.85", "--gate", "failed==0",
-                   "--junit", str(tmp_path / "pass.xml"))
+    passing = _cli(
+        "--gate",
+        "dice>=0.9",
+        "--gate",
+        "miou.pooled>=0.85",
+        "--gate",
+        "failed==0",
+        "--junit",
+        str(tmp_path / "pass.xml"),
+    )
     assert passing.exit_code == 0
     assert ET.parse(tmp_path / "pass.xml").getroot().find("testsuite").get("failures") == "0"
     failing = _cli("--gate", "dice[3].min>=0.95", "--junit", str(tmp_path / "fail.xml"))

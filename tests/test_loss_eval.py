@@ -52,8 +52,9 @@ def test_single_channel_logits_against_a_binary_png_mask(tmp_path):
     np.save(tmp_path / "p" / "a.npy", logits)
     result = evaluate_losses(tmp_path / "p", tmp_path / "g", losses=["bce", "dice"])
     row = result.per_case.set_index("loss")
-    expected = F.binary_cross_entropy_with_logits(torch.from_numpy(logits).double(),
-                                                  torch.from_numpy(mask).double()).item()
+    expected = F.binary_cross_entropy_with_logits(
+        torch.from_numpy(logits).double(), torch.from_numpy(mask).double()
+    ).item()
     assert row.at["bce", "value"] == pytest.approx(expected, rel=1e-5)
     assert row.at["bce", "mode"] == "binary" and result.cases[0].pred_kind == "logits"
     forced = evaluate_losses(tmp_path / "p", tmp_path / "g", losses=["bce"], from_logits=True)
@@ -78,8 +79,10 @@ def test_bad_cases_fail_alone_and_set_exit_code_3(tmp_path):
     good = result.per_case[result.per_case["case"] == "good"].set_index("loss")
     assert good.at["ce", "value"] == pytest.approx(0.0, abs=1e-6)  # one-hot probabilities of the right class
     assert good.at["dice", "value"] == pytest.approx(0.0, abs=1e-4)
-    cli = runner.invoke(app, ["losses", str(tmp_path / "p"), str(tmp_path / "g"), "-l", "dice", "-f", "quiet",
-                              "-o", str(tmp_path / "out")])
+    cli = runner.invoke(
+        app,
+        ["losses", str(tmp_path / "p"), str(tmp_path / "g"), "-l", "dice", "-f", "quiet", "-o", str(tmp_path / "out")],
+    )
     assert cli.exit_code == 3
     assert "failed: labels:" in cli.stderr
     per_case = pd.read_csv(tmp_path / "out" / "per_case.csv")

@@ -142,5 +142,20 @@ def test_written_reports_round_trip_through_pandas(brats_like, tmp_path):
     assert len(per_case) == len(result.per_case)
     np.testing.assert_allclose(per_case["value"].to_numpy(), result.per_case["value"].to_numpy(), rtol=0, atol=0)
     summary = pd.read_csv(paths["summary"])
-    assert list(summary.columns) == ["class", "class_name", "metric", "mean", "std", "median", "q25", "q75",
-                                     "min", "max", "n", "n_nan", "pooled", "ci_low", "ci_high"]
+    assert list(summary.columns) == [
+        "class",
+        "class_name",
+        "metric",
+        "mean",
+        "std",
+        "median",
+        "q25",
+        "q75",
+        "min",
+        "max",
+        "n",
+        "n_nan",
+        "pooled",
+        "ci_low",
+        "ci_high",
+    ]

@@ -77,8 +77,9 @@ def test_hd_percentile_option_and_conventions(volumes):
     root, cases = volumes
     result = segeval.score(root / "p", root / "g", hd_percentile=99, convention="medpy")
     pred, gt = cases["v0"]
-    expected = distance_metrics(pred, gt, [1], result.cases[0].spacing_mm, ["hd99"],
-                                DistanceOptions(convention="medpy", percentile=99))
+    expected = distance_metrics(
+        pred, gt, [1], result.cases[0].spacing_mm, ["hd99"], DistanceOptions(convention="medpy", percentile=99)
+    )
     assert _value(result, "v0", 1, "hd99")[0] == pytest.approx(expected[1]["hd99"][0])
     with pytest.raises(UsageError, match="monia"):
         segeval.score(root / "p", root / "g", metrics=["hd"], convention="monia")

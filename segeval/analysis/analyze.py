@@ -104,16 +104,21 @@ class AnalysisResult:
             "losses": self.losses,
             "definitions": {
                 "gradient": "dL/dz with respect to logits z (probabilities converted: binary logit(clamp(p, eps, "
-                            "1-eps)), multiclass log(max(p, eps)))",
+                "1-eps)), multiclass log(max(p, eps)))",
                 "magnitude": "L2 norm over the class axis of dL/dz, per pixel",
                 "foreground": "reference label != 0",
                 "hard": f"p_t < {self.options.hard_threshold:g} (probability of the reference class)",
                 "distance": "mm from the pixel centre to the nearest pixel centre of another reference label",
                 "effective_weight": "|dL/dz| / |dCE/dz| per pixel; medians over FG and BG pixels",
             },
-            "config": {**self.config.as_dict(), "from_logits": self.from_logits, "device": self.device,
-                       "hard_threshold": self.options.hard_threshold, "bands_mm": list(self.options.bands_mm),
-                       "eps": self.options.eps},
+            "config": {
+                **self.config.as_dict(),
+                "from_logits": self.from_logits,
+                "device": self.device,
+                "hard_threshold": self.options.hard_threshold,
+                "bands_mm": list(self.options.bands_mm),
+                "eps": self.options.eps,
+            },
             "failed": [{"case": r.case, "pred": r.pred, "gt": r.gt, "error": r.error} for r in self.failed],
             "summary": self.summary.to_dict(orient="records"),
             "per_case": self.per_case.to_dict(orient="records"),
@@ -138,11 +143,21 @@ class AnalysisResult:
         return paths
 
 
-def analyze_losses(preds: str | Path | None = None, gts: str | Path | None = None, *,
-                   losses: list[str] | None = None, family: str | None = None, from_logits: bool | None = None,
-                   hard_threshold: float = 0.5, bands_mm: tuple[float, ...] = (1.0, 3.0, 10.0),
-                   eps: float = 1e-6, case: str | None = None, slice_index: int | None = None,
-                   progress: Progress | None = None, **config_options) -> AnalysisResult:
+def analyze_losses(
+    preds: str | Path | None = None,
+    gts: str | Path | None = None,
+    *,
+    losses: list[str] | None = None,
+    family: str | None = None,
+    from_logits: bool | None = None,
+    hard_threshold: float = 0.5,
+    bands_mm: tuple[float, ...] = (1.0, 3.0, 10.0),
+    eps: float = 1e-6,
+    case: str | None = None,
+    slice_index: int | None = None,
+    progress: Progress | None = None,
+    **config_options,
+) -> AnalysisResult:
     """Gradient anatomy of each selected loss on every case of two folders.
 
     Parameters
@@ -184,8 +199,10 @@ def analyze_losses(preds: str | Path | None = None, gts: str | Path | None = Non
     device = resolve_device(config.device)
     pairs = pair_inputs(preds, gts, config).pairs
     if case is not None and case not in {p.case for p in pairs}:
-        raise UsageError(f"--case {case!r} is not among the {len(pairs)} paired case(s)",
-                         hint="cases: " + ", ".join(p.case for p in pairs[:10]))
+        raise UsageError(
+            f"--case {case!r} is not among the {len(pairs)} paired case(s)",
+            hint="cases: " + ", ".join(p.case for p in pairs[:10]),
+        )
     if slice_index is not None and slice_index < 0:
         raise UsageError(f"--slice must be >= 0, got {slice_index}")
     palette = read_palette(config.palette) if config.palette is not None else None
@@ -204,24 +221,54 @@ def analyze_losses(preds: str | Path | None = None, gts: str | Path | None = Non
             else:
                 chosen = maps is None and (case is None or case == record.case)
                 background = _background_channel(mode, prediction.shape[1], config)
-                anatomy = case_anatomy(prediction, target, names, from_logits=logits, spacing_mm=record.spacing_mm,
-                                       background=background, options=options, keep_maps=chosen)
+                anatomy = case_anatomy(
+                    prediction,
+                    target,
+                    names,
+                    from_logits=logits,
+                    spacing_mm=record.spacing_mm,
+                    background=background,
+                    options=options,
+                    keep_maps=chosen,
+                )
                 rows += [{**row, "case": record.case} for row in anatomy.rows]
                 if chosen:
-                    maps = _case_maps(record, prediction, target, logits, background, anatomy.maps, slice_index,
-                                      options, warnings)
+                    maps = _case_maps(
+                        record, prediction, target, logits, background, anatomy.maps, slice_index, options, warnings
+                    )
         if record.status == "failed":
-            rows.append({"case": record.case, "loss": "", "family": "", "mode": "", "value": math.nan,
-                         "status": "failed", "error": record.error})
+            rows.append(
+                {
+                    "case": record.case,
+                    "loss": "",
+                    "family": "",
+                    "mode": "",
+                    "value": math.nan,
+                    "status": "failed",
+                    "error": record.error,
+                }
+            )
         if progress is not None:
             progress(len(records), len(pairs))
     per_case = pd.DataFrame(rows, columns=anatomy_columns(options))
     return AnalysisResult(
-        per_case=per_case, summary=summarize_anatomy(per_case, names, options), losses=names, cases=records,
-        options=options, config=config, from_logits=from_logits, maps=maps, warnings=warnings,
-        inputs={"preds": None if preds is None else str(preds), "gts": None if gts is None else str(gts),
-                "pairs": None if config.pairs is None else str(config.pairs)},
-        timings={"total_s": time.perf_counter() - started}, device=str(device))
+        per_case=per_case,
+        summary=summarize_anatomy(per_case, names, options),
+        losses=names,
+        cases=records,
+        options=options,
+        config=config,
+        from_logits=from_logits,
+        maps=maps,
+        warnings=warnings,
+        inputs={
+            "preds": None if preds is None else str(preds),
+            "gts": None if gts is None else str(gts),
+            "pairs": None if config.pairs is None else str(config.pairs),
+        },
+        timings={"total_s": time.perf_counter() - started},
+        device=str(device),
+    )
 
 
 def summarize_anatomy(per_case: pd.DataFrame, losses: list[str], options: AnatomyOptions) -> pd.DataFrame:
@@ -239,8 +286,15 @@ def summarize_anatomy(per_case: pd.DataFrame, losses: list[str], options: Anatom
         selected = per_case[per_case["loss"] == name]
         ok = selected[selected["status"] == "ok"]
         means = {column: float(pd.to_numeric(ok[column]).mean()) if len(ok) else math.nan for column in numeric}
-        rows.append({"loss": name, "family": loss_spec(name).family.value, "n": len(ok),
-                     "n_failed": int((selected["status"] == "failed").sum()), **means})
+        rows.append(
+            {
+                "loss": name,
+                "family": loss_spec(name).family.value,
+                "n": len(ok),
+                "n_failed": int((selected["status"] == "failed").sum()),
+                **means,
+            }
+        )
     return pd.DataFrame(rows, columns=["loss", "family", "n", "n_failed", *numeric])
 
 
@@ -252,9 +306,17 @@ def _background_channel(mode: str, channels: int, config: ScoreConfig) -> int | 
     return labels.index(0) if 0 in labels else None
 
 
-def _case_maps(record: CaseRecord, prediction: torch.Tensor, target: torch.Tensor, logits: bool,
-               background: int | None, magnitudes: dict[str, np.ndarray], slice_index: int | None,
-               options: AnatomyOptions, warnings: list[str]) -> CaseMaps:
+def _case_maps(
+    record: CaseRecord,
+    prediction: torch.Tensor,
+    target: torch.Tensor,
+    logits: bool,
+    background: int | None,
+    magnitudes: dict[str, np.ndarray],
+    slice_index: int | None,
+    options: AnatomyOptions,
+    warnings: list[str],
+) -> CaseMaps:
     p = probabilities(to_logits(prediction, from_logits=logits, eps=options.eps))[0].cpu().numpy()
     if p.shape[0] == 1:
         foreground_p = p[0]
@@ -269,8 +331,10 @@ def _case_maps(record: CaseRecord, prediction: torch.Tensor, target: torch.Tenso
         if slice_index is None:
             slice_index = int(np.argmax(foreground.reshape(reference.shape[0], -1).sum(axis=1)))
         elif slice_index >= reference.shape[0]:
-            raise UsageError(f"--slice {slice_index} is outside case {record.case!r}, which has "
-                             f"{reference.shape[0]} slices along the first axis")
+            raise UsageError(
+                f"--slice {slice_index} is outside case {record.case!r}, which has "
+                f"{reference.shape[0]} slices along the first axis"
+            )
         chosen = slice_index
 
         def pick(a: np.ndarray) -> np.ndarray:
@@ -286,7 +350,11 @@ def _case_maps(record: CaseRecord, prediction: torch.Tensor, target: torch.Tenso
             return a[None] if a.ndim == 1 else a
 
         spacing = (1.0, *spacing) if reference.ndim == 1 else spacing
-    return CaseMaps(case=record.case, slice_index=slice_index, reference=pick(reference),
-                    foreground_probability=pick(foreground_p),
-                    magnitudes={name: pick(m) for name, m in magnitudes.items()},
-                    spacing_mm=(float(spacing[0]), float(spacing[1])))
+    return CaseMaps(
+        case=record.case,
+        slice_index=slice_index,
+        reference=pick(reference),
+        foreground_probability=pick(foreground_p),
+        magnitudes={name: pick(m) for name, m in magnitudes.items()},
+        spacing_mm=(float(spacing[0]), float(spacing[1])),
+    )

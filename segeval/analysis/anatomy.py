@@ -96,9 +96,25 @@ class AnatomyOptions:
 
 def anatomy_columns(options: AnatomyOptions) -> list[str]:
     """Columns of the per-case anatomy table, in order."""
-    return ["case", "loss", "family", "mode", "value", "grad_total", "fg_share", "bg_share", "hard_share",
-            "easy_share", *options.band_names(), "weight_fg_median", "weight_bg_median", "fg_fraction",
-            "hard_fraction", "status", "error"]
+    return [
+        "case",
+        "loss",
+        "family",
+        "mode",
+        "value",
+        "grad_total",
+        "fg_share",
+        "bg_share",
+        "hard_share",
+        "easy_share",
+        *options.band_names(),
+        "weight_fg_median",
+        "weight_bg_median",
+        "fg_fraction",
+        "hard_fraction",
+        "status",
+        "error",
+    ]
 
 
 def boundary_distance_mm(reference: np.ndarray, spacing_mm: Sequence[float] | None = None) -> np.ndarray:
@@ -136,8 +152,14 @@ def boundary_distance_mm(reference: np.ndarray, spacing_mm: Sequence[float] | No
     return out
 
 
-def summarize_gradient(magnitude: np.ndarray, ce_magnitude: np.ndarray, foreground: np.ndarray,
-                       hard: np.ndarray, band: np.ndarray, n_bands: int) -> dict[str, float]:
+def summarize_gradient(
+    magnitude: np.ndarray,
+    ce_magnitude: np.ndarray,
+    foreground: np.ndarray,
+    hard: np.ndarray,
+    band: np.ndarray,
+    n_bands: int,
+) -> dict[str, float]:
     """The shares and effective weights of one gradient-magnitude map (module docstring).
 
     Parameters
@@ -164,8 +186,11 @@ def summarize_gradient(magnitude: np.ndarray, ce_magnitude: np.ndarray, foregrou
     """
     total = float(magnitude.sum())
     with np.errstate(invalid="ignore", divide="ignore"):
-        shares = np.bincount(band.ravel(), weights=magnitude.ravel(), minlength=n_bands)[:n_bands] / total \
-            if total > 0 else np.full(n_bands, np.nan)
+        shares = (
+            np.bincount(band.ravel(), weights=magnitude.ravel(), minlength=n_bands)[:n_bands] / total
+            if total > 0
+            else np.full(n_bands, np.nan)
+        )
         fg = float(magnitude[foreground].sum()) / total if total > 0 else math.nan
         hard_share = float(magnitude[hard].sum()) / total if total > 0 else math.nan
         counted = ce_magnitude > 0
@@ -205,18 +230,28 @@ class CaseAnatomy:
     reference_probability: np.ndarray | None = None
 
 
-def case_anatomy(prediction: torch.Tensor, target: torch.Tensor, losses: Sequence[str], *, from_logits: bool,
-                 spacing_mm: Sequence[float] | None = None, background: int | None = 0,
-                 options: AnatomyOptions = AnatomyOptions(), keep_maps: bool = False,
-                 loss_settings: Mapping[str, Mapping[str, Any]] | None = None) -> CaseAnatomy:
+def case_anatomy(
+    prediction: torch.Tensor,
+    target: torch.Tensor,
+    losses: Sequence[str],
+    *,
+    from_logits: bool,
+    spacing_mm: Sequence[float] | None = None,
+    background: int | None = 0,
+    options: AnatomyOptions = AnatomyOptions(),
+    keep_maps: bool = False,
+    loss_settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> CaseAnatomy:
     """Gradient anatomy of ``losses`` on one prediction map (see :func:`gradient_anatomy`).
 
     A loss that cannot be computed gives a row with status ``failed`` and its error.
     """
     settings = {loss_spec(k).name: dict(v) for k, v in (loss_settings or {}).items()}
     if prediction.ndim < 3 or prediction.shape[0] != 1 or tuple(target.shape) != (1, *prediction.shape[2:]):
-        raise UsageError(f"expected prediction (1, C, *S) and target (1, *S), got {tuple(prediction.shape)} "
-                         f"and {tuple(target.shape)}")
+        raise UsageError(
+            f"expected prediction (1, C, *S) and target (1, *S), got {tuple(prediction.shape)} "
+            f"and {tuple(target.shape)}"
+        )
     mode = "binary" if prediction.shape[1] == 1 else "multiclass"
     logits = to_logits(prediction, from_logits=from_logits, eps=options.eps)
     target = target.to(logits.device).long()
@@ -256,11 +291,18 @@ def case_anatomy(prediction: torch.Tensor, target: torch.Tensor, losses: Sequenc
     return result
 
 
-def gradient_anatomy(prediction: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray,
-                     losses: Sequence[str] | None = None, *, family: str | None = None, from_logits: bool = True,
-                     spacing_mm: Sequence[float] | None = None, background: int | None = 0,
-                     options: AnatomyOptions = AnatomyOptions(),
-                     loss_settings: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+def gradient_anatomy(
+    prediction: torch.Tensor | np.ndarray,
+    target: torch.Tensor | np.ndarray,
+    losses: Sequence[str] | None = None,
+    *,
+    family: str | None = None,
+    from_logits: bool = True,
+    spacing_mm: Sequence[float] | None = None,
+    background: int | None = 0,
+    options: AnatomyOptions = AnatomyOptions(),
+    loss_settings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
     """Gradient anatomy of each selected loss on one prediction map, as a table.
 
     Parameters
@@ -303,6 +345,14 @@ def gradient_anatomy(prediction: torch.Tensor | np.ndarray, target: torch.Tensor
     if not batched and tuple(target.shape) == tuple(prediction.shape[1:]):
         prediction, target = prediction[None], target[None]
     names = select_losses(list(losses) if losses else None, family)
-    anatomy = case_anatomy(prediction, target, names, from_logits=from_logits, spacing_mm=spacing_mm,
-                           background=background, options=options, loss_settings=loss_settings)
+    anatomy = case_anatomy(
+        prediction,
+        target,
+        names,
+        from_logits=from_logits,
+        spacing_mm=spacing_mm,
+        background=background,
+        options=options,
+        loss_settings=loss_settings,
+    )
     return pd.DataFrame(anatomy.rows, columns=anatomy_columns(options)).drop(columns="case")

@@ -39,9 +39,28 @@ from segeval.report.writers import prepare_out_dir, write_csv, write_json
 
 __all__ = ["BenchResult", "bench_inputs", "bench_losses", "machine_info", "parse_shape"]
 
-COLUMNS = ["loss", "family", "cpu_transform", "shape", "mode", "device", "median_ms", "q25_ms", "q75_ms", "min_ms",
-           "max_ms", "repeats", "transform_ms", "transform_share", "peak_mb", "peak_torch_mb", "peak_numpy_mb",
-           "memory_method", "status", "error"]
+COLUMNS = [
+    "loss",
+    "family",
+    "cpu_transform",
+    "shape",
+    "mode",
+    "device",
+    "median_ms",
+    "q25_ms",
+    "q75_ms",
+    "min_ms",
+    "max_ms",
+    "repeats",
+    "transform_ms",
+    "transform_share",
+    "peak_mb",
+    "peak_torch_mb",
+    "peak_numpy_mb",
+    "memory_method",
+    "status",
+    "error",
+]
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -91,9 +110,15 @@ def machine_info(device: torch.device) -> dict[str, object]:
             cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), cpu)
     except OSError:
         pass
-    info: dict[str, object] = {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(),
-                               "python": platform.python_version(), "torch": torch.__version__,
-                               "torch_threads": torch.get_num_threads(), "device": str(device)}
+    info: dict[str, object] = {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+    }
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -116,10 +141,15 @@ class BenchResult:
     def to_dict(self) -> dict:
         from segeval.api import versions
 
-        return {"segeval_version": __version__,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "machine": self.machine, "settings": self.settings, "rows": self.table.to_dict(orient="records"),
-                "versions": versions(), "timings": self.timings}
+        return {
+            "segeval_version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": self.machine,
+            "settings": self.settings,
+            "rows": self.table.to_dict(orient="records"),
+            "versions": versions(),
+            "timings": self.timings,
+        }
 
     def write(self, out: str | Path) -> dict[str, Path]:
         """Write ``bench.csv``, ``bench.json`` and ``bench.png`` into ``out`` (each file atomically)."""
@@ -135,9 +165,18 @@ class BenchResult:
         return paths
 
 
-def bench_losses(losses: Sequence[str] | None = None, *, family: str | None = None,
-                 shapes: Sequence[str | Sequence[int]] = ("8x4x256x256",), device: str = "auto", warmup: int = 2,
-                 repeats: int = 10, memory: bool = True, seed: int = 0, progress=None) -> BenchResult:
+def bench_losses(
+    losses: Sequence[str] | None = None,
+    *,
+    family: str | None = None,
+    shapes: Sequence[str | Sequence[int]] = ("8x4x256x256",),
+    device: str = "auto",
+    warmup: int = 2,
+    repeats: int = 10,
+    memory: bool = True,
+    seed: int = 0,
+    progress=None,
+) -> BenchResult:
     """Time (forward + backward) and peak memory of each selected loss at each shape.
 
     Parameters
@@ -181,17 +220,42 @@ def bench_losses(losses: Sequence[str] | None = None, *, family: str | None = No
             if progress is not None:
                 progress(len(rows), total)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    return BenchResult(table=table, machine=machine_info(where),
-                       settings={"shapes": ["x".join(map(str, s)) for s in parsed], "warmup": warmup,
-                                 "repeats": repeats, "seed": seed, "dtype": "float32", "memory": memory},
-                       timings={"total_s": time.perf_counter() - started})
+    return BenchResult(
+        table=table,
+        machine=machine_info(where),
+        settings={
+            "shapes": ["x".join(map(str, s)) for s in parsed],
+            "warmup": warmup,
+            "repeats": repeats,
+            "seed": seed,
+            "dtype": "float32",
+            "memory": memory,
+        },
+        timings={"total_s": time.perf_counter() - started},
+    )
 
 
-def _bench_one(name: str, x: torch.Tensor, target: torch.Tensor, shape: tuple[int, ...], mode: str,
-               device: torch.device, warmup: int, repeats: int, memory: bool) -> dict:
+def _bench_one(
+    name: str,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    shape: tuple[int, ...],
+    mode: str,
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+    memory: bool,
+) -> dict:
     spec = loss_spec(name)
-    row = {"loss": spec.name, "family": spec.family.value, "cpu_transform": spec.cpu_transform,
-           "shape": "x".join(map(str, shape)), "mode": mode, "device": str(device), "repeats": repeats}
+    row = {
+        "loss": spec.name,
+        "family": spec.family.value,
+        "cpu_transform": spec.cpu_transform,
+        "shape": "x".join(map(str, shape)),
+        "mode": mode,
+        "device": str(device),
+        "repeats": repeats,
+    }
     try:
         log_input = spec.input_kind == "log-probabilities"
         module = get_loss(name, mode=mode, from_logits=not log_input).to(device)
@@ -230,12 +294,22 @@ def _bench_one(name: str, x: torch.Tensor, target: torch.Tensor, shape: tuple[in
     ms = np.asarray(times) * 1e3
     median = float(np.median(ms))
     transform = float(np.median(transforms)) * 1e3
-    return {**row, "median_ms": median, "q25_ms": float(np.quantile(ms, 0.25)), "q75_ms": float(np.quantile(ms, 0.75)),
-            "min_ms": float(ms.min()), "max_ms": float(ms.max()), "transform_ms": transform,
-            "transform_share": transform / median if median > 0 else math.nan,
-            "peak_mb": peak.total_mb if peak else math.nan, "peak_torch_mb": peak.torch_mb if peak else math.nan,
-            "peak_numpy_mb": peak.numpy_mb if peak else math.nan, "memory_method": peak.method if peak else None,
-            "status": "ok", "error": None}
+    return {
+        **row,
+        "median_ms": median,
+        "q25_ms": float(np.quantile(ms, 0.25)),
+        "q75_ms": float(np.quantile(ms, 0.75)),
+        "min_ms": float(ms.min()),
+        "max_ms": float(ms.max()),
+        "transform_ms": transform,
+        "transform_share": transform / median if median > 0 else math.nan,
+        "peak_mb": peak.total_mb if peak else math.nan,
+        "peak_torch_mb": peak.torch_mb if peak else math.nan,
+        "peak_numpy_mb": peak.numpy_mb if peak else math.nan,
+        "memory_method": peak.method if peak else None,
+        "status": "ok",
+        "error": None,
+    }
 
 
 def summary_line(table: pd.DataFrame) -> str:
@@ -243,6 +317,10 @@ def summary_line(table: pd.DataFrame) -> str:
     heavy = table[(table["status"] == "ok") & (table["transform_share"] >= 0.5)]
     if heavy.empty:
         return ""
-    parts = sorted({f"{r.loss} ({statistics.fmean(heavy[heavy['loss'] == r.loss]['transform_share']):.0%})"
-                    for r in heavy.itertuples()})
+    parts = sorted(
+        {
+            f"{r.loss} ({statistics.fmean(heavy[heavy['loss'] == r.loss]['transform_share']):.0%})"
+            for r in heavy.itertuples()
+        }
+    )
     return "dominated by the CPU distance transform: " + ", ".join(parts)

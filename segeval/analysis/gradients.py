@@ -119,8 +119,9 @@ class LossGradient:
     grad: torch.Tensor
 
 
-def loss_gradient(name: str, logits: torch.Tensor, target: torch.Tensor, *, mode: str,
-                  options: Mapping[str, Any] | None = None) -> LossGradient:
+def loss_gradient(
+    name: str, logits: torch.Tensor, target: torch.Tensor, *, mode: str, options: Mapping[str, Any] | None = None
+) -> LossGradient:
     """Value of loss ``name`` at ``logits`` and its gradient with respect to them.
 
     Parameters

@@ -73,8 +73,11 @@ def _profiled_cpu_peak(run: Callable[[], None]) -> float:
 
     with _quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         run()
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"
-              and "cpu" in str(e.device_type()).lower()]
+    events = [
+        e
+        for e in prof.profiler.kineto_results.events()
+        if e.name() == "[memory]" and "cpu" in str(e.device_type()).lower()
+    ]
     current = peak = 0
     for event in sorted(events, key=lambda e: e.start_ns()):
         current += event.nbytes()
@@ -104,8 +107,9 @@ def measure_peak(run: Callable[[], None], device: torch.device) -> MemoryPeak:
         before = torch.cuda.memory_allocated(device)
         run()
         torch.cuda.synchronize(device)
-        return MemoryPeak((torch.cuda.max_memory_allocated(device) - before) / MIB, numpy_mb,
-                          "torch.cuda.max_memory_allocated")
+        return MemoryPeak(
+            (torch.cuda.max_memory_allocated(device) - before) / MIB, numpy_mb, "torch.cuda.max_memory_allocated"
+        )
     try:
         return MemoryPeak(_profiled_cpu_peak(run), numpy_mb, "torch.profiler memory events (CPU allocator)")
     except (AttributeError, RuntimeError):  # the profiler's internals differ in this torch build

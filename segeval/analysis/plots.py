@@ -90,23 +90,27 @@ def gradient_heatmaps(maps, *, columns: int = 6, dynamic_range: float = 1e4):
     ax_list = axes.ravel()
     ax_list[0].imshow(maps.reference, cmap="tab10", vmin=0, vmax=9, interpolation="nearest", aspect=aspect)
     ax_list[0].set_title("reference", fontsize=8)
-    ax_list[1].imshow(maps.foreground_probability, cmap="gray", vmin=0, vmax=1, interpolation="nearest",
-                      aspect=aspect)
+    ax_list[1].imshow(maps.foreground_probability, cmap="gray", vmin=0, vmax=1, interpolation="nearest", aspect=aspect)
     ax_list[1].set_title("prediction: P(foreground)", fontsize=8)
     image = None
     for ax, name in zip(ax_list[2:], names):
         magnitude = maps.magnitudes[name]
         top = float(magnitude.max())
         shown = magnitude / top if top > 0 else np.zeros_like(magnitude)
-        image = ax.imshow(np.clip(shown, 1.0 / dynamic_range, 1.0), cmap="magma",
-                          norm=LogNorm(vmin=1.0 / dynamic_range, vmax=1.0), interpolation="nearest", aspect=aspect)
+        image = ax.imshow(
+            np.clip(shown, 1.0 / dynamic_range, 1.0),
+            cmap="magma",
+            norm=LogNorm(vmin=1.0 / dynamic_range, vmax=1.0),
+            interpolation="nearest",
+            aspect=aspect,
+        )
         ax.set_title(name if top > 0 else f"{name} (zero)", fontsize=8)
     for ax in ax_list[: len(names) + 2]:
         if contour_levels is not None:
             ax.contour(maps.reference, levels=contour_levels, colors="white", linewidths=0.5, alpha=0.8)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in ax_list[len(names) + 2:]:
+    for ax in ax_list[len(names) + 2 :]:
         ax.set_axis_off()
     if image is not None:
         bar = figure.colorbar(image, ax=axes, shrink=0.6, pad=0.01)
@@ -127,8 +131,13 @@ def _stacked(ax, labels: list[str], parts: list[np.ndarray], names: list[str], c
     ax.invert_yaxis()
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelsize=7)
-    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.5 / max(len(labels), 1) - 0.02),
-              ncols=min(len(names), 4), frameon=False)
+    ax.legend(
+        fontsize=6,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.5 / max(len(labels), 1) - 0.02),
+        ncols=min(len(names), 4),
+        frameon=False,
+    )
 
 
 def share_chart(summary: pd.DataFrame, options):
@@ -144,15 +153,32 @@ def share_chart(summary: pd.DataFrame, options):
     labels = table["loss"].tolist()
     figure = _figure(10.5, 1.8 + 0.2 * len(labels))
     axes = figure.subplots(1, 3, sharey=True)
-    _stacked(axes[0], labels, [table["fg_share"], table["bg_share"]], ["foreground", "background"],
-             ["#d95f02", "#7570b3"], "share of |dL/dz|: FG vs BG")
-    _stacked(axes[1], labels, [table["hard_share"], table["easy_share"]],
-             [f"hard (p_t < {options.hard_threshold:g})", "easy"], ["#e7298a", "#66a61e"],
-             "share of |dL/dz|: hard vs easy")
+    _stacked(
+        axes[0],
+        labels,
+        [table["fg_share"], table["bg_share"]],
+        ["foreground", "background"],
+        ["#d95f02", "#7570b3"],
+        "share of |dL/dz|: FG vs BG",
+    )
+    _stacked(
+        axes[1],
+        labels,
+        [table["hard_share"], table["easy_share"]],
+        [f"hard (p_t < {options.hard_threshold:g})", "easy"],
+        ["#e7298a", "#66a61e"],
+        "share of |dL/dz|: hard vs easy",
+    )
     bands = options.band_names()
     colors = colormaps["viridis"](np.linspace(0.0, 0.9, len(bands)))
-    _stacked(axes[2], labels, [table[b] for b in bands], [b.removeprefix("band_") for b in bands], colors,
-             "share of |dL/dz| by distance to boundary")
+    _stacked(
+        axes[2],
+        labels,
+        [table[b] for b in bands],
+        [b.removeprefix("band_") for b in bands],
+        colors,
+        "share of |dL/dz| by distance to boundary",
+    )
     for ax, column in ((axes[0], "fg_fraction"), (axes[1], "hard_fraction")):
         if column in table and table[column].notna().any():
             ax.axvline(float(table[column].mean()), color="black", linestyle="--", linewidth=0.8)
@@ -207,7 +233,7 @@ def sweep_lines(table: pd.DataFrame, *, columns: int = 3):
         ax.set_title(degradation, fontsize=9)
         ax.set_ylim(bottom, 1.05)
         ax.tick_params(labelsize=7)
-    for ax in axes.ravel()[len(degradations):]:
+    for ax in axes.ravel()[len(degradations) :]:
         ax.set_axis_off()
     axes[0, 0].set_ylabel("response (per-loss max = 1)", fontsize=8)
     figure.legend(list(handles.values()), list(handles), loc="outside right center", fontsize=6, ncols=1)
@@ -215,8 +241,13 @@ def sweep_lines(table: pd.DataFrame, *, columns: int = 3):
 
 
 def _level_unit(degradation: str) -> str:
-    return {"shift": "shift (px)", "erode": "erosion (px)", "dilate": "dilation (px)",
-            "fp_blobs": "false-positive blobs", "drop_object": "small objects dropped"}.get(degradation, "level")
+    return {
+        "shift": "shift (px)",
+        "erode": "erosion (px)",
+        "dilate": "dilation (px)",
+        "fp_blobs": "false-positive blobs",
+        "drop_object": "small objects dropped",
+    }.get(degradation, "level")
 
 
 def sweep_matrix(table: pd.DataFrame):
@@ -242,8 +273,15 @@ def sweep_matrix(table: pd.DataFrame):
     for i in range(len(names)):
         for j in range(len(degradations)):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=5.5,
-                        color="white" if abs(values[i, j]) > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=5.5,
+                    color="white" if abs(values[i, j]) > 0.6 else "black",
+                )
     ax.set_title("response at the strongest level", fontsize=9)
     figure.colorbar(image, ax=ax, shrink=0.5).ax.tick_params(labelsize=7)
     return figure
@@ -263,7 +301,7 @@ def sweep_examples(examples: dict[str, tuple[np.ndarray, np.ndarray]]):
         ax.set_title(name, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in axes.ravel()[len(names):]:
+    for ax in axes.ravel()[len(names) :]:
         ax.set_axis_off()
     figure.suptitle("strongest level of each degradation (grey: prediction, red: reference)", fontsize=8)
     return figure
@@ -289,11 +327,22 @@ def bench_chart(table: pd.DataFrame):
     for k, shape in enumerate(shapes):
         part = ok[ok["shape"] == shape].set_index("loss").reindex(losses)
         offset = y + (k - (len(shapes) - 1) / 2) * height
-        error = np.vstack([(part["median_ms"] - part["q25_ms"]).clip(lower=0).to_numpy(float),
-                           (part["q75_ms"] - part["median_ms"]).clip(lower=0).to_numpy(float)])
+        error = np.vstack(
+            [
+                (part["median_ms"] - part["q25_ms"]).clip(lower=0).to_numpy(float),
+                (part["q75_ms"] - part["median_ms"]).clip(lower=0).to_numpy(float),
+            ]
+        )
         device = part["device"].dropna().iloc[0] if part["device"].notna().any() else ""
-        axes[0].barh(offset, part["median_ms"], height=height, xerr=error, color=colors[k], label=f"{shape} ({device})",
-                     error_kw={"linewidth": 0.6})
+        axes[0].barh(
+            offset,
+            part["median_ms"],
+            height=height,
+            xerr=error,
+            color=colors[k],
+            label=f"{shape} ({device})",
+            error_kw={"linewidth": 0.6},
+        )
         axes[1].barh(offset, part["peak_mb"], height=height, color=colors[k])
     from matplotlib.ticker import NullFormatter
 

@@ -50,8 +50,16 @@ from segeval.errors import SegevalError, UsageError
 from segeval.losses import get_loss
 from segeval.report.writers import prepare_out_dir, write_csv, write_json
 
-__all__ = ["DEFAULT_LEVELS", "DEGRADATIONS", "SweepOptions", "SweepResult", "degraded_pair", "parse_spatial_shape",
-           "reference_from_file", "run_sweep"]
+__all__ = [
+    "DEFAULT_LEVELS",
+    "DEGRADATIONS",
+    "SweepOptions",
+    "SweepResult",
+    "degraded_pair",
+    "parse_spatial_shape",
+    "reference_from_file",
+    "run_sweep",
+]
 
 DEGRADATIONS = ("shift", "erode", "dilate", "fp_blobs", "drop_object", "imbalance")
 DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
@@ -62,8 +70,19 @@ DEFAULT_LEVELS: dict[str, tuple[float, ...]] = {
     "drop_object": (0, 1, 2, 3, 4),
     "imbalance": (0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001),
 }
-COLUMNS = ["degradation", "level_index", "level", "name", "kind", "value", "status", "response", "ref_fraction",
-           "pred_fraction", "note"]
+COLUMNS = [
+    "degradation",
+    "level_index",
+    "level",
+    "name",
+    "kind",
+    "value",
+    "status",
+    "response",
+    "ref_fraction",
+    "pred_fraction",
+    "note",
+]
 METRICS = ("hard_dice", "hd95")
 
 
@@ -124,12 +143,16 @@ class SweepResult:
             "spacing_mm": list(self.spacing_mm),
             "ref_fraction": float(self.reference.mean()),
             "losses": self.losses,
-            "options": {"confidence": self.options.confidence, "blob_radius": self.options.blob_radius,
-                        "seed": self.options.seed, "imbalance_error_px": self.options.imbalance_error_px,
-                        "max_voxels": self.options.max_voxels},
+            "options": {
+                "confidence": self.options.confidence,
+                "blob_radius": self.options.blob_radius,
+                "seed": self.options.seed,
+                "imbalance_error_px": self.options.imbalance_error_px,
+                "max_voxels": self.options.max_voxels,
+            },
             "definitions": {
                 "prediction": f"logits +{self.options.confidence:g} inside the degraded mask, "
-                              f"-{self.options.confidence:g} outside; binary mode",
+                f"-{self.options.confidence:g} outside; binary mode",
                 "hard_dice": "2|P & G| / (|P| + |G|) from counts, 1 when both are empty",
                 "hd95": "segeval.metrics.distance.distance_metrics (segeval convention), NaN when one mask is empty",
                 "response": "s (v(k) - v(k0)) / max |s (v - v(k0))| over the sweep; s = -1 for hard_dice",
@@ -144,8 +167,12 @@ class SweepResult:
         from segeval.analysis import plots
 
         folder = prepare_out_dir(Path(out))
-        paths = {"csv": folder / "sweep.csv", "json": folder / "sweep.json", "lines": folder / "sweep.png",
-                 "matrix": folder / "sweep_matrix.png"}
+        paths = {
+            "csv": folder / "sweep.csv",
+            "json": folder / "sweep.json",
+            "lines": folder / "sweep.png",
+            "matrix": folder / "sweep_matrix.png",
+        }
         write_csv(paths["csv"], self.table)
         write_json(paths["json"], self.to_dict())
         plots.save_figure(plots.sweep_lines(self.table), paths["lines"])
@@ -173,8 +200,9 @@ def parse_spatial_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _parse_levels(degradations: Sequence[str] | None,
-                  levels: Mapping[str, Sequence[float]] | None) -> dict[str, tuple[float, ...]]:
+def _parse_levels(
+    degradations: Sequence[str] | None, levels: Mapping[str, Sequence[float]] | None
+) -> dict[str, tuple[float, ...]]:
     chosen = list(degradations) if degradations else list(DEGRADATIONS)
     unknown = [d for d in chosen if d not in DEGRADATIONS]
     unknown += [d for d in (levels or {}) if d not in DEGRADATIONS]
@@ -194,8 +222,15 @@ def _parse_levels(degradations: Sequence[str] | None,
     return out
 
 
-def degraded_pair(reference: np.ndarray, degradation: str, level: float, options: SweepOptions, *,
-                  synthetic: bool, blob_centres: list | None = None) -> tuple[np.ndarray, np.ndarray] | str:
+def degraded_pair(
+    reference: np.ndarray,
+    degradation: str,
+    level: float,
+    options: SweepOptions,
+    *,
+    synthetic: bool,
+    blob_centres: list | None = None,
+) -> tuple[np.ndarray, np.ndarray] | str:
     """(reference, prediction) masks of one level, or the reason the level is skipped."""
     k = int(level) if degradation != "imbalance" else level
     if degradation == "shift":
@@ -205,8 +240,11 @@ def degraded_pair(reference: np.ndarray, degradation: str, level: float, options
     if degradation == "dilate":
         return reference, degrade.dilate(reference, k)
     if degradation == "fp_blobs":
-        centres = blob_centres if blob_centres is not None else degrade.blob_centres(
-            reference, k, radius=options.blob_radius, seed=options.seed)
+        centres = (
+            blob_centres
+            if blob_centres is not None
+            else degrade.blob_centres(reference, k, radius=options.blob_radius, seed=options.seed)
+        )
         if len(centres) < k:
             return f"room for only {len(centres)} blobs"
         prediction = reference.copy()
@@ -239,16 +277,30 @@ def _dice(prediction: np.ndarray, reference: np.ndarray) -> float:
 def _hd95(prediction: np.ndarray, reference: np.ndarray, spacing: tuple[float, ...]) -> tuple[float, str]:
     from segeval.metrics.distance import DistanceOptions, distance_metrics
 
-    result = distance_metrics(prediction.astype(np.uint8), reference.astype(np.uint8), [1], spacing, ["hd95"],
-                              DistanceOptions(empty_policy="nan"))
+    result = distance_metrics(
+        prediction.astype(np.uint8),
+        reference.astype(np.uint8),
+        [1],
+        spacing,
+        ["hd95"],
+        DistanceOptions(empty_policy="nan"),
+    )
     return result[1]["hd95"]
 
 
-def run_sweep(reference: np.ndarray | None = None, *, spacing_mm: Sequence[float] | None = None,
-              losses: Sequence[str] | None = None, family: str | None = None,
-              degradations: Sequence[str] | None = None, levels: Mapping[str, Sequence[float]] | None = None,
-              options: SweepOptions = SweepOptions(), shape: Sequence[int] = (128, 128), source: str | None = None,
-              progress=None) -> SweepResult:
+def run_sweep(
+    reference: np.ndarray | None = None,
+    *,
+    spacing_mm: Sequence[float] | None = None,
+    losses: Sequence[str] | None = None,
+    family: str | None = None,
+    degradations: Sequence[str] | None = None,
+    levels: Mapping[str, Sequence[float]] | None = None,
+    options: SweepOptions = SweepOptions(),
+    shape: Sequence[int] = (128, 128),
+    source: str | None = None,
+    progress=None,
+) -> SweepResult:
     """Every selected loss, Dice and HD95 at each level of each degradation.
 
     Parameters
@@ -314,8 +366,10 @@ def run_sweep(reference: np.ndarray | None = None, *, spacing_mm: Sequence[float
             pair = degraded_pair(base, degradation, level, options, synthetic=synthetic, blob_centres=centres)
             head = {"degradation": degradation, "level_index": index, "level": float(level)}
             if isinstance(pair, str):
-                rows += [{**head, "name": n, "kind": kind, "value": math.nan, "status": "skipped", "note": pair}
-                         for n, kind in [*((n, "loss") for n in names), *((m, "metric") for m in METRICS)]]
+                rows += [
+                    {**head, "name": n, "kind": kind, "value": math.nan, "status": "skipped", "note": pair}
+                    for n, kind in [*((n, "loss") for n in names), *((m, "metric") for m in METRICS)]
+                ]
             else:
                 rows += _level_rows(head, *pair, modules, spacing, options)
                 examples[degradation] = _example(*pair)
@@ -323,13 +377,26 @@ def run_sweep(reference: np.ndarray | None = None, *, spacing_mm: Sequence[float
             if progress is not None:
                 progress(done, total)
     table = _with_response(pd.DataFrame(rows, columns=COLUMNS))
-    return SweepResult(table=table, reference=base, spacing_mm=spacing,
-                       source=source or f"synthetic {'x'.join(map(str, base.shape))}", options=options,
-                       losses=names, examples=examples, timings={"total_s": time.perf_counter() - started})
+    return SweepResult(
+        table=table,
+        reference=base,
+        spacing_mm=spacing,
+        source=source or f"synthetic {'x'.join(map(str, base.shape))}",
+        options=options,
+        losses=names,
+        examples=examples,
+        timings={"total_s": time.perf_counter() - started},
+    )
 
 
-def _level_rows(head: dict, reference: np.ndarray, prediction: np.ndarray, modules: dict[str, torch.nn.Module],
-                spacing: tuple[float, ...], options: SweepOptions) -> list[dict]:
+def _level_rows(
+    head: dict,
+    reference: np.ndarray,
+    prediction: np.ndarray,
+    modules: dict[str, torch.nn.Module],
+    spacing: tuple[float, ...],
+    options: SweepOptions,
+) -> list[dict]:
     context = {"ref_fraction": float(reference.mean()), "pred_fraction": float(prediction.mean()), "note": None}
     target = torch.from_numpy(reference.astype(np.int64))[None]
     logits = torch.from_numpy(np.where(prediction, options.confidence, -options.confidence))[None, None]
@@ -344,8 +411,16 @@ def _level_rows(head: dict, reference: np.ndarray, prediction: np.ndarray, modul
             rows.append({**row, "value": math.nan, "status": "failed", "note": exc.message})
         except (RuntimeError, ValueError) as exc:
             rows.append({**row, "value": math.nan, "status": "failed", "note": f"{type(exc).__name__}: {exc}"})
-    rows.append({**head, "name": "hard_dice", "kind": "metric", **context, "value": _dice(prediction, reference),
-                 "status": "ok"})
+    rows.append(
+        {
+            **head,
+            "name": "hard_dice",
+            "kind": "metric",
+            **context,
+            "value": _dice(prediction, reference),
+            "status": "ok",
+        }
+    )
     hd95, status = _hd95(prediction, reference, spacing)
     rows.append({**head, "name": "hd95", "kind": "metric", **context, "value": hd95, "status": status})
     return rows
@@ -382,8 +457,9 @@ def _example(reference: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray,
     return reference[index], prediction[index]
 
 
-def reference_from_file(path: str | Path, *, label: int | None = None,
-                        spacing_mm: Sequence[float] | None = None) -> tuple[np.ndarray, tuple[float, ...], str]:
+def reference_from_file(
+    path: str | Path, *, label: int | None = None, spacing_mm: Sequence[float] | None = None
+) -> tuple[np.ndarray, tuple[float, ...], str]:
     """A binary reference mask read from a label file with the shared readers.
 
     Parameters

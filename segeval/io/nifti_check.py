@@ -34,7 +34,7 @@ def check_nifti(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """
     compressed = path.name.lower().endswith(".gz")
     try:
-        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as handle:
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as handle:
             head = handle.read(544)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"{path}: cannot read NIfTI header ({exc})") from None
@@ -88,9 +88,10 @@ def _check_gzip_size(path: Path, expected: int) -> None:
         raise InputError(f"{path}: truncated NIfTI: {total} bytes of data, the header needs {expected}")
 
 
-def _non_finite(path: Path, compressed: bool, offset: int, n_bytes: int,
-                dtype: np.dtype) -> tuple[np.ndarray, np.ndarray] | None:
-    with (gzip.open(path, "rb") if compressed else open(path, "rb")) as handle:
+def _non_finite(
+    path: Path, compressed: bool, offset: int, n_bytes: int, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray] | None:
+    with gzip.open(path, "rb") if compressed else open(path, "rb") as handle:
         handle.seek(offset)
         voxels = np.frombuffer(handle.read(n_bytes), dtype=dtype)
     bad = np.flatnonzero(~np.isfinite(voxels))

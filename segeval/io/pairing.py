@@ -67,7 +67,9 @@ def discover_pairs(
     matched = sorted(set(pred_files) & set(gt_files))
     return Pairing(
         pairs=[CasePair(case=name, pred=pred_files[name], gt=gt_files[name]) for name in matched],
-        missing_pred=[CasePair(case=name, pred=None, gt=gt_files[name]) for name in sorted(set(gt_files) - set(pred_files))],
+        missing_pred=[
+            CasePair(case=name, pred=None, gt=gt_files[name]) for name in sorted(set(gt_files) - set(pred_files))
+        ],
         missing_gt=sorted(set(pred_files) - set(gt_files)),
         skipped_files=pred_skipped + gt_skipped,
     )
@@ -90,9 +92,7 @@ def read_manifest(path: str | Path) -> Pairing:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or ())
         if not {"pred", "gt"} <= columns:
-            raise UsageError(
-                f"pairs manifest {path}: expected columns pred,gt[,case], got {sorted(columns)}"
-            )
+            raise UsageError(f"pairs manifest {path}: expected columns pred,gt[,case], got {sorted(columns)}")
         rows = list(reader)
     pairs, seen = [], set()
     for line, row in enumerate(rows, start=2):
@@ -126,9 +126,7 @@ def _case_files(folder: Path, side: str, recursive: bool, suffix: str) -> tuple[
     if not folder.exists():
         raise PairingError(f"{side} folder {folder} does not exist")
     if not folder.is_dir():
-        raise PairingError(
-            f"{folder} is a file but the {side} argument is a folder; give two folders or two files"
-        )
+        raise PairingError(f"{folder} is a file but the {side} argument is a folder; give two folders or two files")
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     files: dict[str, Path] = {}
     skipped: list[Path] = []

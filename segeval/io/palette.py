@@ -48,7 +48,7 @@ def read_palette(path: str | Path) -> dict[tuple[int, int, int], int]:
     except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
         raise UsageError(
             f"palette file {path}: {exc}",
-            hint="expected CSV with columns label,r,g,b or JSON {\"label\": [r, g, b]}",
+            hint='expected CSV with columns label,r,g,b or JSON {"label": [r, g, b]}',
         ) from None
     if not palette:
         raise UsageError(f"palette file {path} lists no colours")
@@ -66,8 +66,6 @@ def colours_to_labels(path: Path, rgb: np.ndarray, palette: dict[tuple[int, int,
     if unknown.any():
         code = int(codes[unknown].flat[0])
         colour = (code >> 16, (code >> 8) & 255, code & 255)
-        raise InputError(
-            f"{path}: colour {colour} ({int(unknown.sum())} pixels) is not in the palette file"
-        )
+        raise InputError(f"{path}: colour {colour} ({int(unknown.sum())} pixels) is not in the palette file")
     dtype = np.uint8 if values.max() < 256 and values.min() >= 0 else np.int32
     return values[position].astype(dtype)

@@ -94,9 +94,7 @@ def read_image(path: str | Path, *, palette: dict[tuple[int, ...], int] | None =
     path = Path(path)
     suffix = format_suffix(path)
     if suffix is None:
-        raise InputError(
-            f"{path}: unknown file extension; supported: {', '.join(SUPPORTED_SUFFIXES)}"
-        )
+        raise InputError(f"{path}: unknown file extension; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     if suffix in PILLOW_SUFFIXES:
@@ -203,9 +201,7 @@ def _read_numpy(path: Path) -> ImageData:
             else:
                 key = next((k for k in NPZ_KEYS if k in keys), None)
                 if key is None:
-                    raise InputError(
-                        f"{path}: .npz holds arrays {keys}; segeval reads one of {list(NPZ_KEYS)}"
-                    )
+                    raise InputError(f"{path}: .npz holds arrays {keys}; segeval reads one of {list(NPZ_KEYS)}")
             try:
                 array = loaded[key]
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:

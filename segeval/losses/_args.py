@@ -74,9 +74,7 @@ def integer(*, low: int | None = None) -> Validator:
     """An ``int`` (not a bool), at least ``low``."""
 
     def check(argument: str, value: Any) -> int:
-        if not (isinstance(value, int) and not isinstance(value, bool)) or (
-            low is not None and value < low
-        ):
+        if not (isinstance(value, int) and not isinstance(value, bool)) or (low is not None and value < low):
             bound = f" >= {low}" if low is not None else ""
             raise UsageError(f"Expected `{argument}` to be an integer{bound}, got {value!r}")
         return int(value)
@@ -199,11 +197,7 @@ def loss_function(
     """
 
     def wrap(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        params = [
-            p
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY
-        ]
+        params = [p for p in inspect.signature(fn).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
         table: dict[str, Validator] = {}
         for p in params:
             validator = validators.get(p.name, COMMON.get(p.name))

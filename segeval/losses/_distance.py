@@ -72,8 +72,7 @@ def _check_spacing(spacing: Sequence[float] | None, ndim: int, loss: str) -> tup
         return tuple(spacing) * ndim
     if len(spacing) != ndim:
         raise UsageError(
-            f"{loss}: expected `spacing` to have 1 or {ndim} values for {ndim}-D images, "
-            f"got {tuple(spacing)}"
+            f"{loss}: expected `spacing` to have 1 or {ndim} values for {ndim}-D images, got {tuple(spacing)}"
         )
     return tuple(spacing)
 
@@ -217,9 +216,7 @@ def contour(masks: torch.Tensor) -> torch.Tensor:
         m = masks.to(torch.bool)
         interior = m.clone()
         for axis in range(2, m.ndim):
-            padded = torch.nn.functional.pad(
-                m.to(torch.uint8), _pad_axis(m.ndim, axis), value=0
-            ).to(torch.bool)
+            padded = torch.nn.functional.pad(m.to(torch.uint8), _pad_axis(m.ndim, axis), value=0).to(torch.bool)
             n = m.shape[axis]
             interior &= padded.narrow(axis, 0, n) & padded.narrow(axis, 2, n)
         return m & ~interior

@@ -98,6 +98,5 @@ def as_enum(enum_type: type[E], value: object, argument: str) -> E:
     else:
         suggestion = ""
     raise UsageError(
-        f"Expected `{argument}` to be one of {', '.join(repr(o) for o in options)}, "
-        f"got {value!r}{suggestion}"
+        f"Expected `{argument}` to be one of {', '.join(repr(o) for o in options)}, got {value!r}{suggestion}"
     )

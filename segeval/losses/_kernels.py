@@ -250,16 +250,14 @@ def prepare(
         if low < 0 or high > 1 or math.isnan(low) or math.isnan(high):
             raise UsageError(
                 f"{loss}: expected target values in [0, 1] ({mode.value} mode), got values from "
-                f"{low:g} to {high:g}"
-                + ("" if ignore_index is None else f" (ignore_index={ignore_index})")
+                f"{low:g} to {high:g}" + ("" if ignore_index is None else f" (ignore_index={ignore_index})")
             )
     if not from_logits and z.numel():
         if log_input:
             top = float(z.detach().max())
             if top > 1e-6:
                 raise UsageError(
-                    f"{loss}: expected log-probabilities (<= 0) as input, got a maximum of "
-                    f"{top:g}",
+                    f"{loss}: expected log-probabilities (<= 0) as input, got a maximum of {top:g}",
                     hint="pass from_logits=True for raw network outputs",
                 )
             z = z.clamp(max=0.0)
@@ -302,11 +300,7 @@ def pixel_output(x: torch.Tensor, mode: Mode) -> torch.Tensor:
 def class_weight_view(weight: torch.Tensor, k: int, ndim: int, argument: str, mode: Mode, loss: str) -> torch.Tensor:
     """Check a class-weight vector against ``K`` and shape it to broadcast over ``(B, K, P, *S)``."""
     if weight.numel() != k:
-        what = (
-            f"one per class, C = {k}"
-            if mode is Mode.MULTICLASS
-            else "negative and positive class of each channel"
-        )
+        what = f"one per class, C = {k}" if mode is Mode.MULTICLASS else "negative and positive class of each channel"
         raise UsageError(f"{loss}: expected `{argument}` to have {k} entries ({what}), got {weight.numel()}")
     return weight.reshape(1, k, *([1] * (ndim - 2)))
 

@@ -53,9 +53,7 @@ __all__ = [
 # --------------------------------------------------------------------------- helpers
 
 
-def _pixel_ce(
-    logp: torch.Tensor, g: torch.Tensor, w: torch.Tensor | None
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _pixel_ce(logp: torch.Tensor, g: torch.Tensor, w: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel ``-sum_k w_k g_k log p_k`` and its weight ``sum_k w_k g_k`` over the class axis 1."""
     wg = g if w is None else w * g
     return -(wg * logp).sum(1), wg.sum(1)
@@ -363,8 +361,7 @@ _pos_weight.is_tensor = True  # type: ignore[attr-defined]
 def _check_wce(options: dict[str, Any]) -> None:
     if options["mode"] is Mode.MULTICLASS and options["pos_weight"] is not None:
         raise UsageError(
-            "`pos_weight` applies to binary and multilabel modes; pass class weights as `weight` "
-            "in multiclass mode"
+            "`pos_weight` applies to binary and multilabel modes; pass class weights as `weight` in multiclass mode"
         )
     if options["mode"] is not Mode.MULTICLASS and options["weight"] is not None:
         raise UsageError(

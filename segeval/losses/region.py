@@ -34,7 +34,7 @@ from segeval.losses._args import LossModule, boolean, in_unit_interval, integer,
 from segeval.losses._enums import Aggregation, Mode, Reduction
 from segeval.losses._kernels import (
     Prepared,
-        dice_score,
+    dice_score,
     prepare,
     reduce,
     safe_divide,

@@ -57,13 +57,7 @@ def _cell_geometry(ndim: int):
     for axis_a, axis_b in itertools.combinations(range(ndim), 2):
         fixed = [i for i in range(ndim) if i not in (axis_a, axis_b)]
         for values in itertools.product((0, 1), repeat=len(fixed)):
-            faces.append(
-                [
-                    c
-                    for c in range(len(corners))
-                    if all(corners[c][i] == v for i, v in zip(fixed, values))
-                ]
-            )
+            faces.append([c for c in range(len(corners)) if all(corners[c][i] == v for i, v in zip(fixed, values))])
     return corners, edges, faces
 
 
@@ -175,12 +169,9 @@ def _segment_vectors_2d() -> tuple[np.ndarray, ...]:
             inside = set(range(4)) - inside
         segs = _face_segments(inside, corners, edges, faces)
         table.append(
-            np.array(
-                [
-                    _edge_midpoint(corners, edges[b]) - _edge_midpoint(corners, edges[a])
-                    for a, b in segs
-                ]
-            ).reshape(-1, 2)
+            np.array([_edge_midpoint(corners, edges[b]) - _edge_midpoint(corners, edges[a]) for a, b in segs]).reshape(
+                -1, 2
+            )
         )
     return tuple(table)
 

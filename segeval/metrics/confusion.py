@@ -83,10 +83,17 @@ def joint_histograms(preds: list[torch.Tensor], gts: list[torch.Tensor]) -> list
         return [_sparse_histogram(p, g) for p, g in zip(preds, gts)]
     k = high + 1
     index_dtype = _index_dtype(k * k)
-    counts = torch.stack([
-        _bincount(torch.add(p.reshape(-1).to(index_dtype), g.reshape(-1).to(index_dtype), alpha=k), k * k)
-        for p, g in zip(preds, gts)
-    ]).reshape(len(preds), k, k).cpu().numpy()
+    counts = (
+        torch.stack(
+            [
+                _bincount(torch.add(p.reshape(-1).to(index_dtype), g.reshape(-1).to(index_dtype), alpha=k), k * k)
+                for p, g in zip(preds, gts)
+            ]
+        )
+        .reshape(len(preds), k, k)
+        .cpu()
+        .numpy()
+    )
     return [_trim(np.arange(k), cm) for cm in counts]
 
 

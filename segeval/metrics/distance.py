@@ -290,9 +290,7 @@ def _directed(sd: SurfaceDistances, direction: str) -> tuple[np.ndarray, np.ndar
     elif direction == "gt_to_pred":
         d, w = sd.gt_to_pred, sd.gt_weights
     else:
-        raise UsageError(
-            f"Expected `direction` to be 'pred_to_gt' or 'gt_to_pred', got {direction!r}"
-        )
+        raise UsageError(f"Expected `direction` to be 'pred_to_gt' or 'gt_to_pred', got {direction!r}")
     if d is None:
         raise UsageError(f"these SurfaceDistances were computed without the {direction} direction")
     return d, w
@@ -451,9 +449,7 @@ def percentile_hausdorff_distance(
     d_pg, w_pg = _directed(sd, "pred_to_gt")
     d_gp, w_gp = _directed(sd, "gt_to_pred")
     if conv.hd_percentile == "pooled":
-        return _directed_percentile(
-            np.concatenate([d_pg, d_gp]), np.concatenate([w_pg, w_gp]), q, conv
-        )
+        return _directed_percentile(np.concatenate([d_pg, d_gp]), np.concatenate([w_pg, w_gp]), q, conv)
     return max(_directed_percentile(d_pg, w_pg, q, conv), _directed_percentile(d_gp, w_gp, q, conv))
 
 
@@ -517,9 +513,7 @@ def average_symmetric_surface_distance(sd: SurfaceDistances, *, empty_policy: st
     return _mean(np.concatenate([d_pg, d_gp]), np.concatenate([w_pg, w_gp]), conv)
 
 
-def mean_surface_distance(
-    sd: SurfaceDistances, direction: str = "pred_to_gt", *, empty_policy: str = "worst"
-) -> float:
+def mean_surface_distance(sd: SurfaceDistances, direction: str = "pred_to_gt", *, empty_policy: str = "worst") -> float:
     """Directed mean surface distance (MSD) from one surface to the other.
 
     Parameters
@@ -561,9 +555,7 @@ def mean_surface_distance(
     return _mean(d, w, sd.convention)
 
 
-def normalized_surface_dice(
-    sd: SurfaceDistances, tolerance_mm: float = 1.0, *, empty_policy: str = "worst"
-) -> float:
+def normalized_surface_dice(sd: SurfaceDistances, tolerance_mm: float = 1.0, *, empty_policy: str = "worst") -> float:
     """Normalised surface Dice (NSD, surface Dice at a tolerance).
 
     Parameters
@@ -885,9 +877,7 @@ def _needed_directions(metrics: list[str]) -> tuple[bool, bool]:
     return pg, gp
 
 
-def _metric_value(
-    metric: str, sd: SurfaceDistances, label: int, options: DistanceOptions
-) -> float:
+def _metric_value(metric: str, sd: SurfaceDistances, label: int, options: DistanceOptions) -> float:
     policy = options.empty_policy
     if metric == "hd":
         return hausdorff_distance(sd, empty_policy=policy)
@@ -963,9 +953,7 @@ def distance_metrics(
     {1: {'hd': (2.0, 'ok'), 'hd95': (2.0, 'ok'), 'assd': (2.0, 'ok')}}
     """
     if not isinstance(options, DistanceOptions):
-        raise UsageError(
-            f"Expected `options` to be a DistanceOptions, got {type(options).__name__}"
-        )
+        raise UsageError(f"Expected `options` to be a DistanceOptions, got {type(options).__name__}")
     _validate_label_maps(pred_labels, gt_labels)
     spacing = _validate_spacing(spacing_mm, pred_labels.ndim, pred_labels.shape)
     names = _canonical_metrics(metrics)

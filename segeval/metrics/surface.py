@@ -97,9 +97,7 @@ class Convention:
         for attr, allowed in choices.items():
             value = getattr(self, attr)
             if value not in allowed:
-                raise UsageError(
-                    f"Expected Convention.{attr} to be one of {', '.join(allowed)}, got {value!r}"
-                )
+                raise UsageError(f"Expected Convention.{attr} to be one of {', '.join(allowed)}, got {value!r}")
         if isinstance(self.connectivity, bool) or not isinstance(self.connectivity, int):
             raise UsageError(f"Expected Convention.connectivity to be an int, got {self.connectivity!r}")
         if self.connectivity < 1:
@@ -167,9 +165,7 @@ def get_convention(convention: str | Convention) -> Convention:
     if isinstance(convention, Convention):
         return convention
     if not isinstance(convention, str):
-        raise UsageError(
-            f"Expected `convention` to be a name or a Convention, got {type(convention).__name__}"
-        )
+        raise UsageError(f"Expected `convention` to be a name or a Convention, got {type(convention).__name__}")
     return _CONVENTIONS.get(convention)
 
 
@@ -228,14 +224,10 @@ def _validate_spacing(spacing_mm, ndim: int, shape=None) -> tuple[float, ...]:
     try:
         spacing = tuple(float(s) for s in spacing_mm)
     except TypeError:
-        raise InputError(
-            f"Expected `spacing_mm` to be a sequence of {ndim} numbers, got {spacing_mm!r}"
-        ) from None
+        raise InputError(f"Expected `spacing_mm` to be a sequence of {ndim} numbers, got {spacing_mm!r}") from None
     where = f" for a {ndim}-D mask of shape {tuple(shape)}" if shape is not None else ""
     if len(spacing) != ndim:
-        raise InputError(
-            f"Expected `spacing_mm` to have {ndim} values{where}, got {len(spacing)}: {spacing}"
-        )
+        raise InputError(f"Expected `spacing_mm` to have {ndim} values{where}, got {len(spacing)}: {spacing}")
     if not all(math.isfinite(s) and s > 0 for s in spacing):
         raise InputError(f"Expected `spacing_mm` to be finite and > 0, got {spacing}")
     return spacing
@@ -244,13 +236,10 @@ def _validate_spacing(spacing_mm, ndim: int, shape=None) -> tuple[float, ...]:
 def _validate_pair(pred: np.ndarray, gt: np.ndarray, what: str = "mask") -> None:
     for name, arr in (("pred", pred), ("gt", gt)):
         if not isinstance(arr, np.ndarray):
-            raise InputError(
-                f"Expected `{name}` to be a numpy array, got {type(arr).__name__}"
-            )
+            raise InputError(f"Expected `{name}` to be a numpy array, got {type(arr).__name__}")
     if pred.shape != gt.shape:
         raise InputError(
-            f"Expected `pred` and `gt` to have the same shape, got {pred.shape} (pred) "
-            f"and {gt.shape} (gt)"
+            f"Expected `pred` and `gt` to have the same shape, got {pred.shape} (pred) and {gt.shape} (gt)"
         )
     if pred.ndim not in (2, 3):
         raise InputError(f"Expected 2-D or 3-D {what}s, got {pred.ndim}-D shape {pred.shape}")
@@ -368,11 +357,7 @@ class _TorchOps:
 
 
 def _neighbour_offsets(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
-    return [
-        k
-        for k in itertools.product((-1, 0, 1), repeat=ndim)
-        if 0 < sum(abs(x) for x in k) <= connectivity
-    ]
+    return [k for k in itertools.product((-1, 0, 1), repeat=ndim) if 0 < sum(abs(x) for x in k) <= connectivity]
 
 
 def _voxel_surface(mask, connectivity: int, ops):
@@ -541,16 +526,8 @@ def label_surface_distances(
         row_stride = math.prod(surf_p.shape[1:])
         segments = np.asarray(rows, dtype=np.int64) * row_stride
         segments[-1] = surf_p.size
-        d_pg = (
-            nearest_distances(idx_p, surf_g, spacing, dst_idx=idx_g, segments=segments)
-            if pred_to_gt
-            else None
-        )
-        d_gp = (
-            nearest_distances(idx_g, surf_p, spacing, dst_idx=idx_p, segments=segments)
-            if gt_to_pred
-            else None
-        )
+        d_pg = nearest_distances(idx_p, surf_g, spacing, dst_idx=idx_g, segments=segments) if pred_to_gt else None
+        d_gp = nearest_distances(idx_g, surf_p, spacing, dst_idx=idx_p, segments=segments) if gt_to_pred else None
         if convention.float32:
             d_pg = None if d_pg is None else d_pg.astype(np.float32).astype(np.float64)
             d_gp = None if d_gp is None else d_gp.astype(np.float32).astype(np.float64)
@@ -667,9 +644,7 @@ def surface_distances(
     spacing = _validate_spacing(spacing_mm, pred.ndim, pred.shape)
     conv = get_convention(convention)
     if directions not in ("both", "pred_to_gt", "gt_to_pred"):
-        raise UsageError(
-            f"Expected `directions` to be one of both, pred_to_gt, gt_to_pred, got {directions!r}"
-        )
+        raise UsageError(f"Expected `directions` to be one of both, pred_to_gt, gt_to_pred, got {directions!r}")
     backend = resolve_backend(backend, device)
     pred = pred.astype(bool, copy=False)
     gt = gt.astype(bool, copy=False)

@@ -23,13 +23,23 @@ def junit_xml(gates, failed_cases, *, suite: str = "segeval") -> str:
     errors = len(failed_cases)
     tests = len(gates) + len(failed_cases)
     root.attrib.update(name=suite, tests=str(tests), failures=str(failures), errors=str(errors))
-    suite_el = ET.SubElement(root, "testsuite", name=suite, tests=str(tests), failures=str(failures),
-                             errors=str(errors), skipped="0", time="0")
+    suite_el = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(tests),
+        failures=str(failures),
+        errors=str(errors),
+        skipped="0",
+        time="0",
+    )
     for result in gates:
         case = ET.SubElement(suite_el, "testcase", classname=f"{suite}.gates", name=result.gate.expression, time="0")
         if not result.passed:
-            message = (f"{result.gate.expression}: value {format_number(result.value, 6)} "
-                       f"(threshold {result.gate.threshold:g}, margin {format_number(result.margin, 6)})")
+            message = (
+                f"{result.gate.expression}: value {format_number(result.value, 6)} "
+                f"(threshold {result.gate.threshold:g}, margin {format_number(result.margin, 6)})"
+            )
             if result.note:
                 message += f"; {result.note}"
             ET.SubElement(case, "failure", message=message, type="GateFailed").text = message
@@ -61,25 +71,61 @@ def markdown_summary(result, gates, comparison=None, *, worst: int = 5) -> str:
     """A Markdown page: verdict, headline metrics, gates, comparison, worst cases, failed cases."""
     passed = all(g.passed for g in gates) and not result.failed
     scored = sum(r.scored for r in result.cases)
-    lines = [f"## segeval: {'✅ passed' if passed else '❌ failed'}", "",
-             f"{scored} case(s) scored, {len(result.failed)} failed, "
-             f"{len(result.missing_pred)} without prediction, {len(result.missing_gt)} without ground truth.", ""]
-    headline = result.summary[result.summary["metric"].isin(["dice", "iou", "hd95"]) | (result.summary["class"] == "all")]
-    lines += _table(["class", "metric", "mean", "median", "pooled"],
-                    [[f"{r['class']} ({r['class_name']})" if r["class"] != "all" else "all", r["metric"], r["mean"],
-                      r["median"], r["pooled"]] for _, r in headline.iterrows()])
+    lines = [
+        f"## segeval: {'✅ passed' if passed else '❌ failed'}",
+        "",
+        f"{scored} case(s) scored, {len(result.failed)} failed, "
+        f"{len(result.missing_pred)} without prediction, {len(result.missing_gt)} without ground truth.",
+        "",
+    ]
+    headline = result.summary[
+        result.summary["metric"].isin(["dice", "iou", "hd95"]) | (result.summary["class"] == "all")
+    ]
+    lines += _table(
+        ["class", "metric", "mean", "median", "pooled"],
+        [
+            [
+                f"{r['class']} ({r['class_name']})" if r["class"] != "all" else "all",
+                r["metric"],
+                r["mean"],
+                r["median"],
+                r["pooled"],
+            ]
+            for _, r in headline.iterrows()
+        ],
+    )
     if gates:
         lines += ["", "### Gates", ""]
-        lines += _table(["gate", "value", "threshold", "margin", "result"],
-                        [[g.gate.expression, g.value, g.gate.threshold, g.margin,
-                          "pass" if g.passed else "**FAIL**" + (f" ({g.note})" if g.note else "")] for g in gates])
+        lines += _table(
+            ["gate", "value", "threshold", "margin", "result"],
+            [
+                [
+                    g.gate.expression,
+                    g.value,
+                    g.gate.threshold,
+                    g.margin,
+                    "pass" if g.passed else "**FAIL**" + (f" ({g.note})" if g.note else ""),
+                ]
+                for g in gates
+            ],
+        )
     if comparison is not None:
         lines += ["", f"### Change versus {comparison.baseline}", ""]
         rows = comparison.table[comparison.table["class"].isin(["foreground", "all"])]
-        lines += _table(["metric", "baseline", "current", "delta", "95% CI", "p"],
-                        [[r["metric"], r["baseline_mean"], r["current_mean"], r["delta"],
-                          f"[{format_number(r['ci_low'])}, {format_number(r['ci_high'])}]", r["p_value"]]
-                         for _, r in rows.iterrows()])
+        lines += _table(
+            ["metric", "baseline", "current", "delta", "95% CI", "p"],
+            [
+                [
+                    r["metric"],
+                    r["baseline_mean"],
+                    r["current_mean"],
+                    r["delta"],
+                    f"[{format_number(r['ci_low'])}, {format_number(r['ci_high'])}]",
+                    r["p_value"],
+                ]
+                for _, r in rows.iterrows()
+            ],
+        )
     worst_rows = _worst_cases(result, worst)
     if worst_rows:
         lines += ["", "### Worst cases by mean foreground Dice", ""]

@@ -46,10 +46,17 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
     style = box.SIMPLE_HEAD if rich_box else None
     summary = result.summary
     metric_names = [m for m in TABLE_CLASS_METRICS]
-    extra = [m for m in summary["metric"].unique() if m in ("hd", "hd95", "assd", "nsd")
-             or (m.startswith("hd") and m[2:].replace(".", "").isdigit())]
-    per_class = Table(title=f"Per class: mean over {int(_count(result))} scored case(s)", box=style,
-                      title_justify="left", pad_edge=False)
+    extra = [
+        m
+        for m in summary["metric"].unique()
+        if m in ("hd", "hd95", "assd", "nsd") or (m.startswith("hd") and m[2:].replace(".", "").isdigit())
+    ]
+    per_class = Table(
+        title=f"Per class: mean over {int(_count(result))} scored case(s)",
+        box=style,
+        title_justify="left",
+        pad_edge=False,
+    )
     per_class.add_column("class")
     per_class.add_column("name")
     for name in metric_names + extra:
@@ -60,7 +67,8 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
     for (label, name), rows in class_rows.groupby(["class", "class_name"], sort=False):
         by_metric = rows.set_index("metric")
         per_class.add_row(
-            str(label), str(name),
+            str(label),
+            str(name),
             *(format_number(by_metric.at[m, "mean"]) if m in by_metric.index else "-" for m in metric_names + extra),
             format_number(by_metric.at["dice", "pooled"]),
             str(int(by_metric.at["dice", "n_nan"])),
@@ -69,8 +77,11 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
     for column in ("metric", "mean", "std", "median", "min", "max", "pooled", "n_nan"):
         case_level.add_column(column, justify="left" if column == "metric" else "right")
     for _, row in summary[summary["class"] == "all"].iterrows():
-        case_level.add_row(row["metric"], *(format_number(row[k]) for k in ("mean", "std", "median", "min", "max",
-                                                                            "pooled")), str(int(row["n_nan"])))
+        case_level.add_row(
+            row["metric"],
+            *(format_number(row[k]) for k in ("mean", "std", "median", "min", "max", "pooled")),
+            str(int(row["n_nan"])),
+        )
     return [per_class, case_level]
 
 
@@ -80,40 +91,74 @@ def _count(result) -> int:
 
 def render_gates(gates, console: Console) -> None:
     """The gate table: value, threshold, margin and verdict of each gate."""
-    table = Table(title="Quality gates", box=box.SIMPLE_HEAD if console.is_terminal else None,
-                  title_justify="left", pad_edge=False)
+    table = Table(
+        title="Quality gates",
+        box=box.SIMPLE_HEAD if console.is_terminal else None,
+        title_justify="left",
+        pad_edge=False,
+    )
     for column in ("gate", "value", "threshold", "margin", "result", "source"):
         table.add_column(column, justify="left" if column in ("gate", "result", "source") else "right")
     for result in gates:
         verdict = "pass" if result.passed else "FAIL" + (f" ({result.note})" if result.note else "")
         if console.is_terminal:
             verdict = f"[green]{verdict}[/]" if result.passed else f"[bold red]{verdict}[/]"
-        table.add_row(result.gate.expression, format_number(result.value), f"{result.gate.threshold:g}",
-                      format_number(result.margin), verdict, result.gate.source)
+        table.add_row(
+            result.gate.expression,
+            format_number(result.value),
+            f"{result.gate.threshold:g}",
+            format_number(result.margin),
+            verdict,
+            result.gate.source,
+        )
     console.print(table)
 
 
 def render_comparison(comparison, console: Console, *, classes: tuple[str, ...] = ("foreground", "all")) -> None:
     """Changes of the means versus a baseline (foreground means and case-level metrics by default)."""
-    table = Table(title=f"Change versus baseline {comparison.baseline}", box=box.SIMPLE_HEAD if console.is_terminal
-                  else None, title_justify="left", pad_edge=False)
+    table = Table(
+        title=f"Change versus baseline {comparison.baseline}",
+        box=box.SIMPLE_HEAD if console.is_terminal else None,
+        title_justify="left",
+        pad_edge=False,
+    )
     for column in ("class", "metric", "n", "baseline", "current", "delta", "ci_low", "ci_high", "p"):
         table.add_column(column, justify="left" if column in ("class", "metric") else "right")
     rows = comparison.table if not classes else comparison.table[comparison.table["class"].isin(classes)]
     for _, row in rows.iterrows():
-        table.add_row(str(row["class"]), row["metric"], str(row["n_pairs"]), format_number(row["baseline_mean"]),
-                      format_number(row["current_mean"]), format_number(row["delta"]), format_number(row["ci_low"]),
-                      format_number(row["ci_high"]), format_number(row["p_value"]))
+        table.add_row(
+            str(row["class"]),
+            row["metric"],
+            str(row["n_pairs"]),
+            format_number(row["baseline_mean"]),
+            format_number(row["current_mean"]),
+            format_number(row["delta"]),
+            format_number(row["ci_low"]),
+            format_number(row["ci_high"]),
+            format_number(row["p_value"]),
+        )
     console.print(table)
     if comparison.only_baseline or comparison.only_current:
-        console.print(f"cases only in the baseline: {len(comparison.only_baseline)}; "
-                      f"only in the current report: {len(comparison.only_current)}", markup=False)
+        console.print(
+            f"cases only in the baseline: {len(comparison.only_baseline)}; "
+            f"only in the current report: {len(comparison.only_current)}",
+            markup=False,
+        )
     if not comparison.worst_cases.empty:
-        worst = Table(title="Cases that got most worse", box=box.SIMPLE_HEAD if console.is_terminal else None,
-                      title_justify="left", pad_edge=False)
+        worst = Table(
+            title="Cases that got most worse",
+            box=box.SIMPLE_HEAD if console.is_terminal else None,
+            title_justify="left",
+            pad_edge=False,
+        )
         for column in ("case", "metric", "baseline", "current", "delta"):
             worst.add_column(column, justify="left" if column in ("case", "metric") else "right")
         for _, row in comparison.worst_cases.head(5).iterrows():
-            worst.add_row(str(row["case"]), row["metric"], format_number(row["baseline"]),
-                          format_number(row["current"]), format_number(row["delta"]))
+            worst.add_row(
+                str(row["case"]),
+                row["metric"],
+                format_number(row["baseline"]),
+                format_number(row["current"]),
+                format_number(row["delta"]),
+            )
         console.print(worst)

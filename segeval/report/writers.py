@@ -87,17 +87,20 @@ def prepare_out_dir(out: Path) -> Path:
     return out
 
 
-def write_report(out: str | Path, per_case: pd.DataFrame, summary: pd.DataFrame, document: dict, *,
-                 prefix: str = "") -> dict[str, Path]:
+def write_report(
+    out: str | Path, per_case: pd.DataFrame, summary: pd.DataFrame, document: dict, *, prefix: str = ""
+) -> dict[str, Path]:
     """Write a report folder: ``{prefix}per_case.csv``, ``{prefix}summary.csv`` and a JSON document.
 
     The JSON file is ``summary.json`` (``{prefix}.json`` with a prefix, e.g. ``anatomy.json``). Each
     file is written atomically; returns the paths under the keys ``per_case``, ``summary``, ``json``.
     """
     folder = prepare_out_dir(Path(out))
-    paths = {"per_case": folder / f"{prefix}{'_' if prefix else ''}per_case.csv",
-             "summary": folder / f"{prefix}{'_' if prefix else ''}summary.csv",
-             "json": folder / (f"{prefix}.json" if prefix else "summary.json")}
+    paths = {
+        "per_case": folder / f"{prefix}{'_' if prefix else ''}per_case.csv",
+        "summary": folder / f"{prefix}{'_' if prefix else ''}summary.csv",
+        "json": folder / (f"{prefix}.json" if prefix else "summary.json"),
+    }
     write_csv(paths["per_case"], per_case)
     write_csv(paths["summary"], summary)
     write_json(paths["json"], document)

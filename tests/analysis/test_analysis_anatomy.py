@@ -22,8 +22,9 @@ def _symmetric_case():
 
 def test_a_symmetric_input_gives_equal_fg_and_bg_shares():
     logits, target = _symmetric_case()
-    table = gradient_anatomy(logits, target, ["bce", "ce", "focal"],
-                             loss_settings={"focal": {"alpha": None}}).set_index("loss")
+    table = gradient_anatomy(
+        logits, target, ["bce", "ce", "focal"], loss_settings={"focal": {"alpha": None}}
+    ).set_index("loss")
     for name in ("bce", "ce", "focal"):
         assert table.at[name, "fg_share"] == pytest.approx(0.5, abs=1e-12)
         assert table.at[name, "bg_share"] == pytest.approx(0.5, abs=1e-12)
@@ -37,8 +38,9 @@ def test_effective_weights_of_the_cross_entropy_family():
     logits = rng.normal(size=(1, 1, 9, 11)) * 2
     target = (rng.random((1, 9, 11)) < 0.25).astype(np.int64)
     n_pos, n_neg = int(target.sum()), int((1 - target).sum())
-    table = gradient_anatomy(logits, target, ["bce", "focal", "wce"],
-                             loss_settings={"focal": {"gamma": 0.0, "alpha": None}}).set_index("loss")
+    table = gradient_anatomy(
+        logits, target, ["bce", "focal", "wce"], loss_settings={"focal": {"gamma": 0.0, "alpha": None}}
+    ).set_index("loss")
     for name in ("bce", "focal"):
         assert table.at[name, "weight_fg_median"] == pytest.approx(1.0, rel=1e-9)
         assert table.at[name, "weight_bg_median"] == pytest.approx(1.0, rel=1e-9)
@@ -87,8 +89,7 @@ def test_zero_gradient_and_missing_ce_gradient_give_nan():
     assert math.isnan(summary["fg_share"]) and math.isnan(summary["weight_fg_median"])
 
 
-@pytest.mark.parametrize("options", [{"bands_mm": (3.0, 1.0)}, {"bands_mm": ()}, {"hard_threshold": 0.0},
-                                     {"eps": 0.6}])
+@pytest.mark.parametrize("options", [{"bands_mm": (3.0, 1.0)}, {"bands_mm": ()}, {"hard_threshold": 0.0}, {"eps": 0.6}])
 def test_bad_options_are_usage_errors(options):
     with pytest.raises(UsageError):
         AnatomyOptions(**options)

@@ -78,8 +78,9 @@ def _reference_maps(mask: np.ndarray, spacing):
     return signed, unsigned, penalty, to_mask
 
 
-@pytest.mark.parametrize("shape, spacing", [((70, 90), None), ((150, 130), (0.7, 1.3)), ((12, 40, 36), (2.5, 0.8, 0.9)),
-                                            ((33,), None)])
+@pytest.mark.parametrize(
+    "shape, spacing", [((70, 90), None), ((150, 130), (0.7, 1.3)), ((12, 40, 36), (2.5, 0.8, 0.9)), ((33,), None)]
+)
 def test_cropped_threaded_distance_maps_equal_the_full_image_transform(shape, spacing):
     rng = np.random.default_rng(len(shape))
     field = ndimage.gaussian_filter(rng.standard_normal((2, 3, *shape)), sigma=(0, 0, *[2.5] * len(shape)))
@@ -89,9 +90,15 @@ def test_cropped_threaded_distance_maps_equal_the_full_image_transform(shape, sp
     masks[1, 1] = False
     masks[1, 1][(slice(2, 5),) * len(shape)] = True  # a small object: a tight bounding box
     tensor = torch.from_numpy(masks)
-    got = [fn(tensor, spacing, dtype=torch.float64).numpy() for fn in (
-        _distance.signed_distance_map, _distance.boundary_distance_map, _distance.dpce_penalty_map,
-        _distance.distance_to_mask)]
+    got = [
+        fn(tensor, spacing, dtype=torch.float64).numpy()
+        for fn in (
+            _distance.signed_distance_map,
+            _distance.boundary_distance_map,
+            _distance.dpce_penalty_map,
+            _distance.distance_to_mask,
+        )
+    ]
     for b in range(2):
         for k in range(3):
             for value, expected in zip(got, _reference_maps(masks[b, k], spacing)):

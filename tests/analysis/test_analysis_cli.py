@@ -31,9 +31,27 @@ def _png_ok(path: Path, max_kb: int = 1500) -> tuple[int, int]:
 
 def test_analyze_writes_tables_and_figures(tmp_path):
     out = tmp_path / "report"
-    result = runner.invoke(app, ["losses", "analyze", str(SAMPLE / "preds"), str(SAMPLE / "gts"), "--loss", "ce",
-                                 "--loss", "dice", "--loss", "boundary", "--case", "slice_001", "--out", str(out),
-                                 "--format", "csv"])
+    result = runner.invoke(
+        app,
+        [
+            "losses",
+            "analyze",
+            str(SAMPLE / "preds"),
+            str(SAMPLE / "gts"),
+            "--loss",
+            "ce",
+            "--loss",
+            "dice",
+            "--loss",
+            "boundary",
+            "--case",
+            "slice_001",
+            "--out",
+            str(out),
+            "--format",
+            "csv",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = pd.read_csv(StringIO(result.stdout))
     assert summary["loss"].tolist() == ["ce", "dice", "boundary"]
@@ -49,8 +67,23 @@ def test_analyze_writes_tables_and_figures(tmp_path):
 
 
 def test_analyze_json_and_options(tmp_path):
-    result = runner.invoke(app, ["losses", "analyze", str(SAMPLE / "preds"), str(SAMPLE / "gts"), "--family",
-                                 "boundary", "--bands", "0.5,2", "--hard-threshold", "0.3", "--format", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "losses",
+            "analyze",
+            str(SAMPLE / "preds"),
+            str(SAMPLE / "gts"),
+            "--family",
+            "boundary",
+            "--bands",
+            "0.5,2",
+            "--hard-threshold",
+            "0.3",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["losses"] == ["boundary", "hausdorff_dt", "shape_aware"]
@@ -58,12 +91,15 @@ def test_analyze_json_and_options(tmp_path):
     assert "p_t < 0.3" in document["definitions"]["hard"]
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--bands", "3,1"], "--bands"),
-    (["--case", "nope"], "--case"),
-    (["--hard-threshold", "1.5"], "--hard-threshold"),
-    (["--loss", "dicee"], "dice"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--bands", "3,1"], "--bands"),
+        (["--case", "nope"], "--case"),
+        (["--hard-threshold", "1.5"], "--hard-threshold"),
+        (["--loss", "dicee"], "dice"),
+    ],
+)
 def test_analyze_usage_errors_exit_2(arguments, message):
     result = runner.invoke(app, ["losses", "analyze", str(SAMPLE / "preds"), str(SAMPLE / "gts"), *arguments])
     assert result.exit_code == 2, result.output
@@ -75,8 +111,21 @@ def test_analyze_a_failed_case_exits_3_and_keeps_the_others(tmp_path):
     shutil.copytree(SAMPLE / "preds", preds)
     shutil.copytree(SAMPLE / "gts", gts)
     np.save(preds / "slice_002.npy", np.zeros((128, 96), np.uint8))  # labels, not scores
-    result = runner.invoke(app, ["losses", "analyze", str(preds), str(gts), "--loss", "bce", "--format", "quiet",
-                                 "--out", str(tmp_path / "out")])
+    result = runner.invoke(
+        app,
+        [
+            "losses",
+            "analyze",
+            str(preds),
+            str(gts),
+            "--loss",
+            "bce",
+            "--format",
+            "quiet",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 3, result.output
     assert "failed: slice_002" in result.stderr and result.stdout == ""
     per_case = pd.read_csv(tmp_path / "out" / "anatomy_per_case.csv")
@@ -97,16 +146,37 @@ def test_analyze_a_3d_case_picks_a_slice(tmp_path, files):
     assert (result.per_case["status"] == "ok").all()
     chosen = analyze_losses(files.root / "p", files.root / "g", losses=["bce"], slice_index=1)
     assert chosen.maps.slice_index == 1
-    bad = runner.invoke(app, ["losses", "analyze", str(files.root / "p"), str(files.root / "g"), "--loss", "bce",
-                              "--slice", "9"])
+    bad = runner.invoke(
+        app, ["losses", "analyze", str(files.root / "p"), str(files.root / "g"), "--loss", "bce", "--slice", "9"]
+    )
     assert bad.exit_code == 2 and "--slice 9" in bad.stderr
 
 
 def test_sweep_on_generated_masks(tmp_path):
     out = tmp_path / "sweep"
-    result = runner.invoke(app, ["losses", "sweep", "--shape", "64x64", "--loss", "bce", "--loss", "dice",
-                                 "-d", "shift", "-d", "fp_blobs", "--levels", "shift=0,2", "--levels", "fp_blobs=0,1",
-                                 "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "losses",
+            "sweep",
+            "--shape",
+            "64x64",
+            "--loss",
+            "bce",
+            "--loss",
+            "dice",
+            "-d",
+            "shift",
+            "-d",
+            "fp_blobs",
+            "--levels",
+            "shift=0,2",
+            "--levels",
+            "fp_blobs=0,1",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "hard_dice" in result.stdout and "hd95" in result.stdout
     table = pd.read_csv(out / "sweep.csv")
@@ -121,9 +191,27 @@ def test_sweep_on_a_given_case_and_errors(files):
     labels = np.zeros((40, 44), np.uint8)
     labels[8:30, 10:30] = 1
     path = files.image("ref.png", labels)
-    result = runner.invoke(app, ["losses", "sweep", "--reference", str(path), "--loss", "bce", "-d", "erode",
-                                 "-d", "drop_object", "--levels", "erode=0,1", "--levels", "drop_object=0,1",
-                                 "--format", "csv"])
+    result = runner.invoke(
+        app,
+        [
+            "losses",
+            "sweep",
+            "--reference",
+            str(path),
+            "--loss",
+            "bce",
+            "-d",
+            "erode",
+            "-d",
+            "drop_object",
+            "--levels",
+            "erode=0,1",
+            "--levels",
+            "drop_object=0,1",
+            "--format",
+            "csv",
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(StringIO(result.stdout))
     assert (table[table["degradation"] == "drop_object"]["status"].tolist()[-3:]) == ["skipped"] * 3
@@ -137,9 +225,29 @@ def test_sweep_on_a_given_case_and_errors(files):
 
 def test_bench_writes_table_and_chart(tmp_path):
     out = tmp_path / "bench"
-    result = runner.invoke(app, ["losses", "bench", "--loss", "ce", "--loss", "hausdorff_dt", "--shape", "1x2x20x20",
-                                 "--shape", "1x1x6x12x12", "--warmup", "0", "--repeats", "2", "--out", str(out),
-                                 "--format", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "losses",
+            "bench",
+            "--loss",
+            "ce",
+            "--loss",
+            "hausdorff_dt",
+            "--shape",
+            "1x2x20x20",
+            "--shape",
+            "1x1x6x12x12",
+            "--warmup",
+            "0",
+            "--repeats",
+            "2",
+            "--out",
+            str(out),
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert len(document["rows"]) == 4 and document["machine"]["device"] == "cpu"
@@ -152,8 +260,9 @@ def test_bench_writes_table_and_chart(tmp_path):
 def test_the_default_command_still_runs():
     catalog = runner.invoke(app, ["losses", "--family", "boundary", "--format", "csv"])
     assert catalog.exit_code == 0 and "hausdorff_dt" in catalog.stdout
-    values = runner.invoke(app, ["losses", str(SAMPLE / "preds"), str(SAMPLE / "gts"), "--loss", "ce",
-                                 "--format", "csv"])
+    values = runner.invoke(
+        app, ["losses", str(SAMPLE / "preds"), str(SAMPLE / "gts"), "--loss", "ce", "--format", "csv"]
+    )
     assert values.exit_code == 0, values.output
     table = runner.invoke(app, ["losses", "--family", "distribution"])
     assert "-mean[g ln p + (1-g) ln(1-p)]" in table.stdout  # brackets are not read as rich markup
@@ -161,8 +270,25 @@ def test_the_default_command_still_runs():
 
 
 def test_sweep_shape_and_spacing_options(tmp_path):
-    result = runner.invoke(app, ["losses", "sweep", "--shape", "40x48x36", "--spacing", "2", "--loss", "bce",
-                                 "-d", "shift", "--levels", "shift=0,1", "--format", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "losses",
+            "sweep",
+            "--shape",
+            "40x48x36",
+            "--spacing",
+            "2",
+            "--loss",
+            "bce",
+            "-d",
+            "shift",
+            "--levels",
+            "shift=0,1",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     assert document["shape"] == [40, 48, 36] and document["spacing_mm"] == [2.0, 2.0, 2.0]

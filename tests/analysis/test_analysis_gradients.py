@@ -59,8 +59,10 @@ def test_ce_gradient_is_softmax_minus_one_hot_over_n(multiclass_case):
 
 def test_nll_on_logits_is_ce(multiclass_case):
     logits, target = multiclass_case
-    torch.testing.assert_close(loss_gradient("nll", logits, target, mode="multiclass").grad,
-                               loss_gradient("ce", logits, target, mode="multiclass").grad)
+    torch.testing.assert_close(
+        loss_gradient("nll", logits, target, mode="multiclass").grad,
+        loss_gradient("ce", logits, target, mode="multiclass").grad,
+    )
 
 
 def test_probabilities_become_logits_that_give_them_back():

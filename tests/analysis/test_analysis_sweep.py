@@ -37,8 +37,12 @@ def test_bce_dice_and_hd95_along_a_shift():
 
 
 def test_response_starts_at_zero_and_peaks_at_one():
-    result = run_sweep(losses=["bce", "tversky"], degradations=["erode", "dilate"],
-                       levels={"erode": [0, 1, 3], "dilate": [0, 2]}, shape=(64, 64))
+    result = run_sweep(
+        losses=["bce", "tversky"],
+        degradations=["erode", "dilate"],
+        levels={"erode": [0, 1, 3], "dilate": [0, 2]},
+        shape=(64, 64),
+    )
     table = result.table
     assert (table.loc[table["level_index"] == 0, "response"] == 0).all()
     for _, group in table.groupby(["kind", "name"]):
@@ -48,8 +52,13 @@ def test_response_starts_at_zero_and_peaks_at_one():
 
 
 def test_confidence_changes_the_logits():
-    soft = run_sweep(losses=["bce"], degradations=["shift"], levels={"shift": [0]}, shape=(48, 48),
-                     options=SweepOptions(confidence=1.0))
+    soft = run_sweep(
+        losses=["bce"],
+        degradations=["shift"],
+        levels={"shift": [0]},
+        shape=(48, 48),
+        options=SweepOptions(confidence=1.0),
+    )
     value = soft.table.set_index("name").at["bce", "value"]
     assert value == pytest.approx(_softplus(-1.0), rel=1e-6)
     with pytest.raises(UsageError, match="confidence"):
@@ -59,8 +68,12 @@ def test_confidence_changes_the_logits():
 def test_imbalance_and_object_levels_on_a_given_reference_are_skipped_when_impossible():
     reference = np.zeros((40, 40), bool)
     reference[10:30, 10:30] = True  # one object covering 25 %
-    result = run_sweep(reference, losses=["dice"], degradations=["drop_object", "imbalance"],
-                       levels={"drop_object": [0, 1], "imbalance": [0.5, 0.05]})
+    result = run_sweep(
+        reference,
+        losses=["dice"],
+        degradations=["drop_object", "imbalance"],
+        levels={"drop_object": [0, 1], "imbalance": [0.5, 0.05]},
+    )
     table = result.table.set_index(["degradation", "level", "name"])
     assert table.loc[("drop_object", 1.0, "dice"), "status"] == "skipped"
     assert table.loc[("imbalance", 0.5, "dice"), "status"] == "skipped"
@@ -70,8 +83,13 @@ def test_imbalance_and_object_levels_on_a_given_reference_are_skipped_when_impos
 
 def test_a_3d_reference_with_anisotropic_spacing():
     reference = degrade.ball((20, 36, 40), (10, 18, 20), 7)
-    result = run_sweep(reference, spacing_mm=(2.5, 0.8, 0.8), losses=["bce", "hausdorff_dt"],
-                       degradations=["shift"], levels={"shift": [0, 2]})
+    result = run_sweep(
+        reference,
+        spacing_mm=(2.5, 0.8, 0.8),
+        losses=["bce", "hausdorff_dt"],
+        degradations=["shift"],
+        levels={"shift": [0, 2]},
+    )
     rows = result.table[result.table["level"] == 2].set_index("name")
     assert (result.table["status"] == "ok").all()
     assert rows.at["hd95", "value"] == pytest.approx(1.6)  # 2 px along x at 0.8 mm

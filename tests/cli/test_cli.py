@@ -26,8 +26,21 @@ from segeval.cli import app
 from segeval.errors import UsageError
 
 PER_CASE_COLUMNS = ["case", "class", "class_name", "metric", "value", "status"]
-SUMMARY_COLUMNS = ["class", "class_name", "metric", "mean", "std", "median", "q25", "q75", "min", "max", "n",
-                   "n_nan", "pooled"]
+SUMMARY_COLUMNS = [
+    "class",
+    "class_name",
+    "metric",
+    "mean",
+    "std",
+    "median",
+    "q25",
+    "q75",
+    "min",
+    "max",
+    "n",
+    "n_nan",
+    "pooled",
+]
 SUMMARY_EXTRA_COLUMNS = ["ci_low", "ci_high"]
 """Added after the report format was first specified (bootstrap interval of the mean), after ``pooled``."""
 
@@ -35,7 +48,9 @@ SUMMARY_EXTRA_COLUMNS = ["ci_low", "ci_high"]
 def assert_summary_columns(columns) -> None:
     columns = list(columns)
     assert columns[: len(SUMMARY_COLUMNS)] == SUMMARY_COLUMNS
-    assert columns[len(SUMMARY_COLUMNS):] in ([], SUMMARY_EXTRA_COLUMNS)
+    assert columns[len(SUMMARY_COLUMNS) :] in ([], SUMMARY_EXTRA_COLUMNS)
+
+
 REPORT_FILES = {"per_case.csv", "summary.csv", "summary.json"}
 
 
@@ -282,10 +297,35 @@ def test_options_reach_the_recorded_config(runner, files, gt2d, rng, strict_json
     logits = rng.normal(size=(*gt2d.shape, 3)).astype(np.float32)
     files.npy("p/case_1_pred.npy", logits)
     files.image("g/sub/case_1.png", gt2d)
-    result = invoke(runner, "score", files.root / "p", files.root / "g" / "sub", "--format", "json",
-                    "--labels", "0, 1,2", "--class-names", "0=bg,1=liver,2=tumour", "--channel-axis", "-1",
-                    "--pred-suffix", "_pred", "--empty-score", "1", "--include-background", "--spacing", "0.5x2",
-                    "--pred-kind", "LOGITS", "--workers", "1", "--batch-size", "2", "--device", "cpu")
+    result = invoke(
+        runner,
+        "score",
+        files.root / "p",
+        files.root / "g" / "sub",
+        "--format",
+        "json",
+        "--labels",
+        "0, 1,2",
+        "--class-names",
+        "0=bg,1=liver,2=tumour",
+        "--channel-axis",
+        "-1",
+        "--pred-suffix",
+        "_pred",
+        "--empty-score",
+        "1",
+        "--include-background",
+        "--spacing",
+        "0.5x2",
+        "--pred-kind",
+        "LOGITS",
+        "--workers",
+        "1",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.stderr
     document = strict_json(result.stdout)
     config = document["config"]
@@ -296,8 +336,12 @@ def test_options_reach_the_recorded_config(runner, files, gt2d, rng, strict_json
     assert (config["include_background"], config["pred_kind"], config["spacing"]) == (True, "logits", [0.5, 2.0])
     assert (config["workers"], config["batch_size"], config["device"]) == (1, 2, "cpu")
     case = document["cases"][0]
-    assert (case["case"], case["pred_kind"], case["class_axis"], case["spacing_mm"]) == ("case_1", "logits", 2,
-                                                                                          [0.5, 2.0])
+    assert (case["case"], case["pred_kind"], case["class_axis"], case["spacing_mm"]) == (
+        "case_1",
+        "logits",
+        2,
+        [0.5, 2.0],
+    )
     expected = logits.argmax(axis=-1)
     dice = {r["class"]: r["mean"] for r in document["summary"] if r["metric"] == "dice"}
     assert dice["1"] == pytest.approx(_dice(expected, gt2d, 1))
@@ -359,14 +403,20 @@ def test_no_arguments_shows_help(runner):
 
 def test_python_dash_m_segeval(files, gt2d):
     env = {**os.environ, "COLUMNS": "200"}
-    version = subprocess.run([sys.executable, "-m", "segeval", "--version"], capture_output=True, text=True,
-                             timeout=120, env=env)
+    version = subprocess.run(
+        [sys.executable, "-m", "segeval", "--version"], capture_output=True, text=True, timeout=120, env=env
+    )
     assert version.returncode == 0, version.stderr
     assert version.stdout.strip() == f"segeval {segeval.__version__}"
 
     files.image("g/a.png", gt2d)
-    failing = subprocess.run([sys.executable, "-m", "segeval", "score", str(files.root / "none"),
-                              str(files.root / "g")], capture_output=True, text=True, timeout=120, env=env)
+    failing = subprocess.run(
+        [sys.executable, "-m", "segeval", "score", str(files.root / "none"), str(files.root / "g")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert failing.returncode == 3
     assert failing.stdout == ""
     assert "error: prediction folder" in flat(failing.stderr) and "Traceback" not in failing.stderr
@@ -405,7 +455,9 @@ def test_write_gives_three_files_that_pandas_and_json_read_back(scored, tmp_path
     # per_case: full precision, NaN as an empty field with its status
     for case, (pred, gt) in cases.items():
         for label in (0, 1):
-            row = per_case[(per_case["case"] == case) & (per_case["class"] == str(label)) & (per_case["metric"] == "dice")]
+            row = per_case[
+                (per_case["case"] == case) & (per_case["class"] == str(label)) & (per_case["metric"] == "dice")
+            ]
             assert float(row["value"].iloc[0]) == _dice(pred, gt, label)  # exact: written with 17 digits
     both_empty = per_case[(per_case["case"] == "y") & (per_case["class"] == "2") & (per_case["metric"] == "dice")]
     assert np.isnan(both_empty["value"].iloc[0]) and both_empty["status"].iloc[0] == "both_empty"
@@ -427,7 +479,9 @@ def test_write_gives_three_files_that_pandas_and_json_read_back(scored, tmp_path
     document = strict_json(text)
     json_row = next(r for r in document["summary"] if r["class"] == "2" and r["metric"] == "dice")
     assert json_row["std"] is None
-    assert {"segeval", "python", "numpy", "torch", "SimpleITK", "pillow", "pandas", "platform"} <= set(document["versions"])
+    assert {"segeval", "python", "numpy", "torch", "SimpleITK", "pillow", "pandas", "platform"} <= set(
+        document["versions"]
+    )
     assert document["versions"]["segeval"] == segeval.__version__
     assert {"total_s", "pairing_s", "load_and_count_s", "aggregate_s", "per_case_ms"} <= set(document["timings"])
     assert all(isinstance(v, (int, float)) and v >= 0 for v in document["timings"].values())
@@ -445,11 +499,15 @@ def test_json_records_failed_and_missing_cases(files, gt2d, tmp_path, strict_jso
     result = segeval.score(files.root / "p", files.root / "g", allow_missing=True, labels=(0, 1, 2))
     document = strict_json(result.write(tmp_path / "out")["json"].read_text())
     assert document["missing"] == {"pred": ["b"], "gt": []}
-    assert document["failed"] == [{
-        "case": "c", "pred": str(files.root / "p" / "c.npy"), "gt": str(files.root / "g" / "c.png"),
-        "error": f"{files.root / 'p' / 'c.npy'}: prediction shape (23, 10) does not match ground-truth shape (23, 37)"
-                 " (nor with one class axis more)",
-    }]
+    assert document["failed"] == [
+        {
+            "case": "c",
+            "pred": str(files.root / "p" / "c.npy"),
+            "gt": str(files.root / "g" / "c.png"),
+            "error": f"{files.root / 'p' / 'c.npy'}: prediction shape (23, 10) does not match ground-truth shape (23, 37)"
+            " (nor with one class axis more)",
+        }
+    ]
     assert document["config"]["labels"] == [0, 1, 2] and document["config"]["allow_missing"] is True
 
 
@@ -467,8 +525,7 @@ def test_rewriting_replaces_the_reports(files, gt2d, make_labels, tmp_path):
 
 
 @pytest.mark.parametrize("failing_call", [1, 3], ids=["per_case.csv", "summary.json"])
-def test_exception_while_writing_keeps_the_previous_file_and_no_temp_file(scored, tmp_path, monkeypatch,
-                                                                           failing_call):
+def test_exception_while_writing_keeps_the_previous_file_and_no_temp_file(scored, tmp_path, monkeypatch, failing_call):
     result, _ = scored
     out = tmp_path / "out"
     result.write(out)

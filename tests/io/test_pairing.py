@@ -77,8 +77,11 @@ def test_pred_and_gt_suffixes_are_stripped(files, gt2d):
 def test_without_suffix_option_suffixed_names_do_not_match(files, gt2d):
     files.image("p/case_1_pred.png", gt2d)
     files.image("g/case_1.png", gt2d)
-    with pytest.raises(PairingError, match=r"1 ground truth\(s\) without prediction: case_1; "
-                                           r"1 prediction\(s\) without ground truth: case_1_pred"):
+    with pytest.raises(
+        PairingError,
+        match=r"1 ground truth\(s\) without prediction: case_1; "
+        r"1 prediction\(s\) without ground truth: case_1_pred",
+    ):
         segeval.score(files.root / "p", files.root / "g")
 
 
@@ -102,8 +105,11 @@ def test_recursive_case_names_keep_their_relative_path(files, gt2d, make_labels,
 def test_without_recursive_sub_folders_are_not_searched(files, gt2d):
     files.image("p/site_a/case_1.png", gt2d)
     files.image("g/site_a/case_1.png", gt2d)
-    with pytest.raises(PairingError, match=r"prediction folder .*p holds no supported file "
-                                           r"\(use --recursive to search sub-folders\)"):
+    with pytest.raises(
+        PairingError,
+        match=r"prediction folder .*p holds no supported file "
+        r"\(use --recursive to search sub-folders\)",
+    ):
         discover_pairs(files.root / "p", files.root / "g")
 
 
@@ -122,14 +128,16 @@ def test_recursive_ignores_hidden_folders(files, gt2d):
 # --------------------------------------------------------------------------------------------
 
 
-def test_manifest_paths_are_relative_to_the_manifest_folder(files, gt2d, make_labels, np_dice, case_value,
-                                                            monkeypatch, tmp_path_factory):
+def test_manifest_paths_are_relative_to_the_manifest_folder(
+    files, gt2d, make_labels, np_dice, case_value, monkeypatch, tmp_path_factory
+):
     pred = make_labels(3)
     files.image("data/preds/x.png", pred)
     files.image("data/labels/y.png", gt2d)
     absolute_gt = files.image("elsewhere/z.png", gt2d)
-    manifest = files.text("data/manifest.csv",
-                          f"case,pred,gt\nfirst,preds/x.png,labels/y.png\nsecond,preds/x.png,{absolute_gt}\n")
+    manifest = files.text(
+        "data/manifest.csv", f"case,pred,gt\nfirst,preds/x.png,labels/y.png\nsecond,preds/x.png,{absolute_gt}\n"
+    )
     monkeypatch.chdir(tmp_path_factory.mktemp("unrelated_cwd"))
     result = segeval.score(pairs=manifest)
     assert [r.case for r in result.cases] == ["first", "second"]
@@ -177,7 +185,10 @@ def test_manifest_listing_a_file_that_does_not_exist_fails_that_case(files, gt2d
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("prediction,reference\na.png,b.png\n", r"m\.csv: expected columns pred,gt\[,case\], got \['prediction', 'reference'\]"),
+        (
+            "prediction,reference\na.png,b.png\n",
+            r"m\.csv: expected columns pred,gt\[,case\], got \['prediction', 'reference'\]",
+        ),
         ("case,pred,gt\nx,a.png,a.png\nx,b.png,b.png\n", r"m\.csv: case 'x' is listed twice"),
         ("pred,gt\ng/a.png,g/a.png\ng/a.png,h/a.png\n", r"m\.csv: case 'a' is listed twice"),
     ],
@@ -223,8 +234,11 @@ def unmatched(files, gt2d, make_labels):
 
 def test_unmatched_files_on_either_side_are_a_pairing_error_listing_them(unmatched):
     p, g, _ = unmatched
-    with pytest.raises(PairingError, match=r"unmatched files: 2 ground truth\(s\) without prediction: c, d; "
-                                           r"1 prediction\(s\) without ground truth: x") as info:
+    with pytest.raises(
+        PairingError,
+        match=r"unmatched files: 2 ground truth\(s\) without prediction: c, d; "
+        r"1 prediction\(s\) without ground truth: x",
+    ) as info:
         segeval.score(p, g)
     assert "--allow-missing" in info.value.hint
 
@@ -234,12 +248,15 @@ def test_long_lists_of_unmatched_names_are_shortened(files, gt2d):
     files.image("g/a.png", gt2d)
     for i in range(8):
         files.image(f"g/m{i}.png", gt2d)
-    with pytest.raises(PairingError, match=r"8 ground truth\(s\) without prediction: m0, m1, m2, m3, m4 … \(\+3 more\)"):
+    with pytest.raises(
+        PairingError, match=r"8 ground truth\(s\) without prediction: m0, m1, m2, m3, m4 … \(\+3 more\)"
+    ):
         segeval.score(files.root / "p", files.root / "g")
 
 
-def test_allow_missing_scores_a_missing_prediction_as_empty(unmatched, gt2d, np_dice, case_value, strict_json,
-                                                            tmp_path):
+def test_allow_missing_scores_a_missing_prediction_as_empty(
+    unmatched, gt2d, np_dice, case_value, strict_json, tmp_path
+):
     p, g, preds = unmatched
     result = segeval.score(p, g, allow_missing=True)
     assert [r.case for r in result.cases] == ["a", "b", "c", "d"]
@@ -297,7 +314,9 @@ def test_duplicate_case_names_in_one_folder_are_an_error_naming_both_files(files
     files.image("p/case_1.png", gt2d)
     files.npy("p/case_1.npy", gt2d)
     files.image("g/case_1.png", gt2d)
-    with pytest.raises(PairingError, match=r"prediction folder .*: case_1\.npy and case_1\.png both give case 'case_1'"):
+    with pytest.raises(
+        PairingError, match=r"prediction folder .*: case_1\.npy and case_1\.png both give case 'case_1'"
+    ):
         segeval.score(files.root / "p", files.root / "g")
 
 
@@ -305,7 +324,9 @@ def test_duplicate_after_suffix_stripping_is_an_error(files, gt2d):
     files.image("g/case_1.png", gt2d)
     files.image("g/case_1_seg.png", gt2d)
     files.image("p/case_1.png", gt2d)
-    with pytest.raises(PairingError, match=r"ground-truth folder .*case_1\.png and case_1_seg\.png both give case 'case_1'"):
+    with pytest.raises(
+        PairingError, match=r"ground-truth folder .*case_1\.png and case_1_seg\.png both give case 'case_1'"
+    ):
         discover_pairs(files.root / "p", files.root / "g", gt_suffix="_seg")
 
 

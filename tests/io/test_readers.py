@@ -108,8 +108,9 @@ COLOURS = {0: (0, 0, 0), 1: (255, 0, 0), 2: (0, 128, 255)}
 @pytest.mark.parametrize("kind", ["csv", "json"])
 def test_rgb_mask_with_palette_file_maps_colours_to_labels(files, gt2d, kind):
     if kind == "csv":
-        palette_path = files.text("palette.csv", "label,r,g,b\n" + "".join(
-            f"{label},{r},{g},{b}\n" for label, (r, g, b) in COLOURS.items()))
+        palette_path = files.text(
+            "palette.csv", "label,r,g,b\n" + "".join(f"{label},{r},{g},{b}\n" for label, (r, g, b) in COLOURS.items())
+        )
     else:
         palette_path = files.text("palette.json", json.dumps({str(k): list(v) for k, v in COLOURS.items()}))
     palette = read_palette(palette_path)
@@ -131,7 +132,9 @@ def test_colour_missing_from_palette_is_named(files, gt2d):
     path = files.image("colour_mask.png", _rgb_of(gt2d, colours))
     palette = {c: label for label, c in COLOURS.items()}
     n_unknown = int(np.sum(gt2d == 2))
-    with pytest.raises(InputError, match=rf"colour_mask\.png: colour \(7, 8, 9\) \({n_unknown} pixels\) is not in the palette"):
+    with pytest.raises(
+        InputError, match=rf"colour_mask\.png: colour \(7, 8, 9\) \({n_unknown} pixels\) is not in the palette"
+    ):
         segeval.read_image(path, palette=palette)
 
 
@@ -540,8 +543,9 @@ def test_single_channel_probabilities_threshold_at_half_inclusive(files, gt2d, r
 
 def test_single_channel_probabilities_with_own_threshold(files, gt2d, rng, case_value):
     probs = rng.random(SHAPE_2D).astype(np.float32)
-    result, record = _score_one(files, lambda stem: files.npy(f"{stem}.npy", probs), (gt2d == 1).astype(np.uint8),
-                                threshold=0.3)
+    result, record = _score_one(
+        files, lambda stem: files.npy(f"{stem}.npy", probs), (gt2d == 1).astype(np.uint8), threshold=0.3
+    )
     assert record.threshold == 0.3
     assert case_value(result.per_case, "case", 1, "pred_volume") == np.sum(probs >= np.float32(0.3))
 
@@ -565,8 +569,9 @@ def test_single_channel_float_tiff_probabilities(files, gt2d, rng, case_value):
 
 def test_forced_pred_kind_overrides_inference(files, gt2d, rng, case_value):
     probs = rng.random(SHAPE_2D).astype(np.float32)  # within [0, 1]: auto would say probabilities
-    result, record = _score_one(files, lambda stem: files.npy(f"{stem}.npy", probs), (gt2d == 1).astype(np.uint8),
-                                pred_kind="logits")
+    result, record = _score_one(
+        files, lambda stem: files.npy(f"{stem}.npy", probs), (gt2d == 1).astype(np.uint8), pred_kind="logits"
+    )
     assert (record.pred_kind, record.threshold) == ("logits", 0.0)
     assert case_value(result.per_case, "case", 1, "pred_volume") == probs.size  # every value >= 0
 
@@ -662,8 +667,10 @@ def test_0_255_mask_with_ignore_index_255_is_not_mapped_and_255_is_ignored(files
     valid = gt == 0
     assert case_value(result.per_case, "case", 0, "tp") == np.sum(valid & (pred == 0))
     assert case_value(result.per_case, "case", "all", "pixel_accuracy") == pytest.approx(np.mean(pred[valid] == 0))
-    total = sum(case_value(result.per_case, "case", label, "tp") + case_value(result.per_case, "case", label, "fn")
-                for label in result.labels)
+    total = sum(
+        case_value(result.per_case, "case", label, "tp") + case_value(result.per_case, "case", label, "fn")
+        for label in result.labels
+    )
     assert total == valid.sum()
 
 
@@ -683,9 +690,11 @@ def test_anisotropic_volume_gives_volumes_in_cubic_mm(files, ext, case_value):
     assert record.spacing_source == "reference file"
     for label in (1, 2):
         assert case_value(result.per_case, "case", label, "ref_volume") == pytest.approx(
-            np.sum(gt == label) * VOXEL_MM3, rel=1e-6)
+            np.sum(gt == label) * VOXEL_MM3, rel=1e-6
+        )
         assert case_value(result.per_case, "case", label, "pred_volume") == pytest.approx(
-            np.sum(pred == label) * VOXEL_MM3, rel=1e-6)
+            np.sum(pred == label) * VOXEL_MM3, rel=1e-6
+        )
         # counts stay counts
         assert case_value(result.per_case, "case", label, "tp") == np.sum((gt == label) & (pred == label))
 
@@ -703,7 +712,8 @@ def test_4d_nifti_probability_map_against_3d_reference(files, rng, np_dice, case
     for label in (0, 1, 2):
         assert case_value(result.per_case, "case", label, "dice") == pytest.approx(np_dice(expected, gt, label))
         assert case_value(result.per_case, "case", label, "pred_volume") == pytest.approx(
-            np.sum(expected == label) * VOXEL_MM3, rel=1e-6)
+            np.sum(expected == label) * VOXEL_MM3, rel=1e-6
+        )
 
 
 def test_vector_nifti_probability_map_against_3d_reference(files, rng, np_dice, case_value):

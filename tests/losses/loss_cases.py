@@ -59,6 +59,7 @@ def empty_target(mode: str, batch=2, classes=3, spatial=(5, 6)):
 
 # ----------------------------------------------------------------------------- seed grids
 
+
 def grid_gt() -> np.ndarray:
     """Seed 000 / LOSSES.md: 10x10, ground truth rows 1-5, cols 2-5 (20 px)."""
     g = np.zeros((10, 10))
@@ -96,6 +97,7 @@ def as_binary(a: np.ndarray, dtype=torch.float64) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- reference libraries
+
 
 def import_monai_losses():
     pytest.importorskip("monai")

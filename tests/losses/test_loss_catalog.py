@@ -17,15 +17,50 @@ from segeval.losses import Family, LossSpec, get_loss, list_losses, loss_spec
 from segeval.losses.catalog import catalog_markdown
 
 ISSUE_NAMES = [
-    "bce", "ce", "nll", "wce", "balanced_ce", "topk", "focal", "dpce", "dice", "iou", "sens_spec", "tversky",
-    "focal_tversky", "generalized_dice", "log_cosh_dice", "boundary", "hausdorff_dt", "shape_aware", "bce_dice",
-    "ce_dice", "combo", "exp_log", "lovasz", "cldice", "mcc", "focal_dice", "unified_focal",
+    "bce",
+    "ce",
+    "nll",
+    "wce",
+    "balanced_ce",
+    "topk",
+    "focal",
+    "dpce",
+    "dice",
+    "iou",
+    "sens_spec",
+    "tversky",
+    "focal_tversky",
+    "generalized_dice",
+    "log_cosh_dice",
+    "boundary",
+    "hausdorff_dt",
+    "shape_aware",
+    "bce_dice",
+    "ce_dice",
+    "combo",
+    "exp_log",
+    "lovasz",
+    "cldice",
+    "mcc",
+    "focal_dice",
+    "unified_focal",
 ]
 
 FAMILIES = {
     "distribution": {"bce", "ce", "nll", "wce", "balanced_ce", "topk", "focal", "dpce"},
-    "region": {"dice", "iou", "sens_spec", "tversky", "focal_tversky", "generalized_dice", "log_cosh_dice",
-               "mcc", "focal_dice", "lovasz", "cldice"},
+    "region": {
+        "dice",
+        "iou",
+        "sens_spec",
+        "tversky",
+        "focal_tversky",
+        "generalized_dice",
+        "log_cosh_dice",
+        "mcc",
+        "focal_dice",
+        "lovasz",
+        "cldice",
+    },
     "boundary": {"boundary", "hausdorff_dt", "shape_aware"},
     "compound": {"bce_dice", "ce_dice", "combo", "exp_log", "unified_focal"},
 }
@@ -54,9 +89,18 @@ def test_list_losses_keeps_catalog_order():
         assert subset == [n for n in everything if n in subset]
 
 
-@pytest.mark.parametrize(("alias", "name"), [("jaccard", "iou"), ("GDL", "generalized_dice"), ("hd", "hausdorff_dt"),
-                                             ("Focal-Tversky", "focal_tversky"), ("cross entropy", "ce"),
-                                             ("lovasz_softmax", "lovasz"), ("dice_ce", "ce_dice")])
+@pytest.mark.parametrize(
+    ("alias", "name"),
+    [
+        ("jaccard", "iou"),
+        ("GDL", "generalized_dice"),
+        ("hd", "hausdorff_dt"),
+        ("Focal-Tversky", "focal_tversky"),
+        ("cross entropy", "ce"),
+        ("lovasz_softmax", "lovasz"),
+        ("dice_ce", "ce_dice"),
+    ],
+)
 def test_aliases_and_normalised_names(alias, name):
     assert loss_spec(alias).name == name
     assert isinstance(get_loss(alias), loss_spec(name).module)
@@ -85,7 +129,12 @@ def test_get_loss_returns_a_module_constructible_with_mode_and_from_logits_only(
 
 
 def test_specs_say_which_losses_run_cpu_transforms():
-    assert {n for n in list_losses() if loss_spec(n).cpu_transform} == {"dpce", "boundary", "hausdorff_dt", "shape_aware"}
+    assert {n for n in list_losses() if loss_spec(n).cpu_transform} == {
+        "dpce",
+        "boundary",
+        "hausdorff_dt",
+        "shape_aware",
+    }
     assert {n for n in list_losses() if loss_spec(n).input_kind != "logits"} == {"nll"}
 
 

@@ -165,7 +165,12 @@ def test_empty_target_is_finite(name, mode):
     t, g = empty_target(mode, classes=z.shape[1] if mode != "binary" else 3)
     loss = build(name, mode)
     values = {}
-    for label, x in (("random", z), ("perfect", perfect_logits(g)), ("all_wrong", perfect_logits(1 - g)), ("float32", z.float())):
+    for label, x in (
+        ("random", z),
+        ("perfect", perfect_logits(g)),
+        ("all_wrong", perfect_logits(1 - g)),
+        ("float32", z.float()),
+    ):
         v, grad = value_and_grad(loss, x, t)
         assert_finite(v, grad)
         values[label] = v.item()

@@ -152,7 +152,9 @@ def test_focal_sigmoid(mode, alpha, gamma):
     assert value("focal", z, t, mode=mode, alpha=alpha, gamma=gamma) == pytest.approx(expected, **TIGHT)
 
 
-@pytest.mark.parametrize(("alpha", "vector"), [(None, None), (0.25, [0.75, 0.25, 0.25]), ([0.2, 0.5, 0.3], [0.2, 0.5, 0.3])])
+@pytest.mark.parametrize(
+    ("alpha", "vector"), [(None, None), (0.25, [0.75, 0.25, 0.25]), ([0.2, 0.5, 0.3], [0.2, 0.5, 0.3])]
+)
 def test_focal_softmax(alpha, vector):
     z, t, g = make_case("multiclass", seed=16)
     expected = ref.focal_softmax(probs(z, "multiclass"), t.numpy(), vector, 2.0).mean()
@@ -213,7 +215,11 @@ def test_dice(mode, aggregation, include_background, squared):
     p, gg = _channels(probs(z, mode), g, mode, include_background)
     expected = 1 - ref.dice(p, gg, 1e-5, aggregation == "batch", squared)
     got = get_loss(
-        "dice", mode=mode, aggregation=aggregation, include_background=include_background, squared=squared,
+        "dice",
+        mode=mode,
+        aggregation=aggregation,
+        include_background=include_background,
+        squared=squared,
         reduction="none",
     )(z, t)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
@@ -288,7 +294,9 @@ def test_generalized_dice_empty_target_penalises_false_positives():
     got = value("generalized_dice", p, g, mode="binary", from_logits=False)
     assert got == pytest.approx(expected, **TIGHT)
     assert got > 0.01
-    assert value("generalized_dice", torch.zeros_like(g), g, mode="binary", from_logits=False) == pytest.approx(0.0, abs=1e-12)
+    assert value("generalized_dice", torch.zeros_like(g), g, mode="binary", from_logits=False) == pytest.approx(
+        0.0, abs=1e-12
+    )
 
 
 def test_log_cosh_dice_and_focal_dice():
@@ -447,7 +455,7 @@ def test_combo_paper_formula(alpha, beta):
     z, t, g = make_case("binary", seed=36)
     p = probs(z, "binary")
     ce = -np.mean(beta * g * np.log(p) + (1 - beta) * (1 - g) * np.log(1 - p))
-    dice = ((2 * (p * g).sum() + 1) / (p.sum() + g.sum() + 1))
+    dice = (2 * (p * g).sum() + 1) / (p.sum() + g.sum() + 1)
     expected = alpha * ce - (1 - alpha) * dice
     assert value("combo", z, t, alpha=alpha, beta=beta) == pytest.approx(expected, **TIGHT)
 
@@ -458,7 +466,7 @@ def test_combo_is_not_the_nested_beta_code():
     p = probs(z, "binary")
     beta = 0.7
     nested = -np.mean(beta * (g * np.log(p) + (1 - beta) * (1 - g) * np.log(1 - p)))
-    dice = ((2 * (p * g).sum() + 1) / (p.sum() + g.sum() + 1))
+    dice = (2 * (p * g).sum() + 1) / (p.sum() + g.sum() + 1)
     code_value = 0.5 * nested - 0.5 * dice
     assert abs(value("combo", z, t, beta=beta) - code_value) > 1e-3
 
@@ -504,8 +512,16 @@ def test_unified_focal_binary(variant):
 
 @pytest.mark.parametrize(
     ("name", "mode"),
-    [("bce", "binary"), ("ce", "multiclass"), ("focal", "binary"), ("dice", "multiclass"),
-     ("generalized_dice", "multiclass"), ("boundary", "binary"), ("combo", "binary"), ("exp_log", "multiclass")],
+    [
+        ("bce", "binary"),
+        ("ce", "multiclass"),
+        ("focal", "binary"),
+        ("dice", "multiclass"),
+        ("generalized_dice", "multiclass"),
+        ("boundary", "binary"),
+        ("combo", "binary"),
+        ("exp_log", "multiclass"),
+    ],
 )
 def test_float32_matches_float64_transcription(name, mode):
     z, t, _ = make_case(mode, seed=40, dtype=torch.float32)

@@ -48,7 +48,9 @@ def test_ce_and_nll_match_torch(reduction, weight):
     expected = F.cross_entropy(z, t, weight=w, reduction=reduction)
     close(get_loss("ce", weight=weight, reduction=reduction)(z, t), expected)
     logp = F.log_softmax(z, dim=1)
-    close(get_loss("nll", weight=weight, reduction=reduction)(logp, t), F.nll_loss(logp, t, weight=w, reduction=reduction))
+    close(
+        get_loss("nll", weight=weight, reduction=reduction)(logp, t), F.nll_loss(logp, t, weight=w, reduction=reduction)
+    )
 
 
 def test_wce_binary_matches_torch_pos_weight():

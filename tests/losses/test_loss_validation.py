@@ -17,17 +17,29 @@ NAMES = list_losses()
 
 # Values that are invalid for every loss that has the option, and the start of the message.
 BAD_VALUES: dict[str, list[tuple[object, str]]] = {
-    "mode": [("binry", "Expected `mode` to be one of 'binary', 'multiclass', 'multilabel', got 'binry'; did you mean 'binary'?"),
-             (3, "Expected `mode` to be one of")],
-    "reduction": [("avg", "Expected `reduction` to be one of 'none', 'mean', 'sum', got 'avg'"),
-                  (None, "Expected `reduction` to be one of")],
+    "mode": [
+        (
+            "binry",
+            "Expected `mode` to be one of 'binary', 'multiclass', 'multilabel', got 'binry'; did you mean 'binary'?",
+        ),
+        (3, "Expected `mode` to be one of"),
+    ],
+    "reduction": [
+        ("avg", "Expected `reduction` to be one of 'none', 'mean', 'sum', got 'avg'"),
+        (None, "Expected `reduction` to be one of"),
+    ],
     "aggregation": [("pixel", "Expected `aggregation` to be one of 'image', 'batch', got 'pixel'")],
-    "from_logits": [("yes", "Expected `from_logits` to be True or False, got 'yes'"),
-                    (1, "Expected `from_logits` to be True or False, got 1")],
+    "from_logits": [
+        ("yes", "Expected `from_logits` to be True or False, got 'yes'"),
+        (1, "Expected `from_logits` to be True or False, got 1"),
+    ],
     "include_background": [("no", "Expected `include_background` to be True or False")],
     "squared": [("yes", "Expected `squared` to be True or False")],
-    "smooth": [(-1.0, "Expected `smooth` to be a finite number >"), (math.nan, "Expected `smooth` to be a finite number"),
-               ("1", "Expected `smooth` to be a finite number")],
+    "smooth": [
+        (-1.0, "Expected `smooth` to be a finite number >"),
+        (math.nan, "Expected `smooth` to be a finite number"),
+        ("1", "Expected `smooth` to be a finite number"),
+    ],
     "alpha": [(-1.0, "Expected `alpha` to be"), ("0.3", "Expected `alpha` to be")],
     "beta": [(-1.0, "Expected `beta` to be a finite number")],
     "gamma": [(-1.0, "Expected `gamma` to be a finite number"), (math.inf, "Expected `gamma` to be a finite number")],
@@ -39,13 +51,27 @@ BAD_VALUES: dict[str, list[tuple[object, str]]] = {
     "w_cross": [(-1.0, "Expected `w_cross` to be a finite number >= 0")],
     "gamma_dice": [(0.0, "Expected `gamma_dice` to be a finite number > 0, got 0.0")],
     "gamma_cross": [(0.0, "Expected `gamma_cross` to be a finite number > 0, got 0.0")],
-    "k": [(0.0, "Expected `k` to be a finite number > 0 and <= 100, got 0.0"), (150, "Expected `k` to be a finite number > 0 and <= 100, got 150")],
+    "k": [
+        (0.0, "Expected `k` to be a finite number > 0 and <= 100, got 0.0"),
+        (150, "Expected `k` to be a finite number > 0 and <= 100, got 150"),
+    ],
     "r": [(1.5, "Expected `r` to be a finite number >= 0 and <= 1, got 1.5")],
-    "iterations": [(-1, "Expected `iterations` to be an integer >= 0, got -1"), (2.5, "Expected `iterations` to be an integer >= 0, got 2.5")],
-    "spacing": [((0.0, 1.0), "Expected `spacing` to be a positive number or a sequence of positive numbers"),
-                ("abc", "Expected `spacing` to be a positive number or a sequence")],
-    "weight": [([-1.0, 1.0, 1.0], "Expected `weight` to be a 1-D sequence of finite non-negative numbers"),
-               ([[1.0, 2.0]], "Expected `weight` to be a 1-D sequence"), ([0.0, 0.0], "Expected `weight` to be a 1-D sequence of finite non-negative numbers (one per class) with a positive sum, got [0.0, 0.0]")],
+    "iterations": [
+        (-1, "Expected `iterations` to be an integer >= 0, got -1"),
+        (2.5, "Expected `iterations` to be an integer >= 0, got 2.5"),
+    ],
+    "spacing": [
+        ((0.0, 1.0), "Expected `spacing` to be a positive number or a sequence of positive numbers"),
+        ("abc", "Expected `spacing` to be a positive number or a sequence"),
+    ],
+    "weight": [
+        ([-1.0, 1.0, 1.0], "Expected `weight` to be a 1-D sequence of finite non-negative numbers"),
+        ([[1.0, 2.0]], "Expected `weight` to be a 1-D sequence"),
+        (
+            [0.0, 0.0],
+            "Expected `weight` to be a 1-D sequence of finite non-negative numbers (one per class) with a positive sum, got [0.0, 0.0]",
+        ),
+    ],
     "pos_weight": [(-2.0, "Expected `pos_weight` to be a finite number > 0, got -2.0")],
     "ignore_index": [(1.5, "Expected `ignore_index` to be an integer, got 1.5")],
     "variant": [("asym", "Expected `variant` to be one of 'asymmetric', 'symmetric', got 'asym'")],
@@ -79,7 +105,9 @@ def test_bad_option_raises_in_the_function_too(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_unknown_option_is_a_usage_error_not_a_type_error(name):
-    with pytest.raises(UsageError, match=re.escape(f"{name}: unknown option(s) 'activation'; valid options are mode, from_logits")):
+    with pytest.raises(
+        UsageError, match=re.escape(f"{name}: unknown option(s) 'activation'; valid options are mode, from_logits")
+    ):
         get_loss(name, activation="sigmoid")
 
 
@@ -97,7 +125,10 @@ def test_no_assert_statements_guard_arguments():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"alpha": 0.0, "beta": 0.0}, "tversky: Expected `alpha` + `beta` > 0 (weights of FP and FN), got alpha=0, beta=0"),
+        (
+            {"alpha": 0.0, "beta": 0.0},
+            "tversky: Expected `alpha` + `beta` > 0 (weights of FP and FN), got alpha=0, beta=0",
+        ),
     ],
 )
 def test_tversky_needs_a_positive_weight(options, message):
@@ -118,7 +149,9 @@ def test_focal_dice_beta_below_one_is_refused():
 
 
 def test_unified_focal_gamma_one_is_refused():
-    with pytest.raises(UsageError, match=re.escape("unified_focal: Expected `gamma` to be a finite number >= 0 and < 1, got 1.0")):
+    with pytest.raises(
+        UsageError, match=re.escape("unified_focal: Expected `gamma` to be a finite number >= 0 and < 1, got 1.0")
+    ):
         get_loss("unified_focal", gamma=1.0)
 
 
@@ -127,22 +160,34 @@ def test_unified_focal_gamma_one_is_refused():
 
 def test_binary_mode_with_several_channels():
     z, t, _ = make_case("multiclass", seed=1)
-    with pytest.raises(UsageError, match=re.escape("dice: binary mode expects `input` of shape (B, 1, *spatial), got (2, 3, 5, 6)")):
+    with pytest.raises(
+        UsageError, match=re.escape("dice: binary mode expects `input` of shape (B, 1, *spatial), got (2, 3, 5, 6)")
+    ):
         get_loss("dice", mode="binary")(z, t)
 
 
 def test_multiclass_mode_with_one_channel():
     z, t, _ = make_case("binary", seed=1)
-    with pytest.raises(UsageError, match=re.escape("ce: multiclass mode expects `input` with C >= 2 channels, got (2, 1, 5, 6)")):
+    with pytest.raises(
+        UsageError, match=re.escape("ce: multiclass mode expects `input` with C >= 2 channels, got (2, 1, 5, 6)")
+    ):
         get_loss("ce")(z, t.long())
 
 
 def test_target_shape_mismatch_names_both_shapes():
     z, _, _ = make_case("multiclass", seed=1)
-    with pytest.raises(UsageError, match=re.escape("multiclass mode expects `target` of shape (B, *spatial) = (2, 5, 6)") + ".*got \\(2, 5, 7\\)"):
+    with pytest.raises(
+        UsageError,
+        match=re.escape("multiclass mode expects `target` of shape (B, *spatial) = (2, 5, 6)") + ".*got \\(2, 5, 7\\)",
+    ):
         get_loss("ce")(z, torch.zeros(2, 5, 7, dtype=torch.long))
     zb, _, _ = make_case("binary", seed=1)
-    with pytest.raises(UsageError, match=re.escape("bce: binary mode expects `target` of shape (B, 1, *spatial) or (B, *spatial) matching input (2, 1, 5, 6), got (2, 2, 5, 6)")):
+    with pytest.raises(
+        UsageError,
+        match=re.escape(
+            "bce: binary mode expects `target` of shape (B, 1, *spatial) or (B, *spatial) matching input (2, 1, 5, 6), got (2, 2, 5, 6)"
+        ),
+    ):
         get_loss("bce")(zb, torch.zeros(2, 2, 5, 6))
 
 
@@ -150,31 +195,45 @@ def test_class_index_out_of_range():
     z, t, _ = make_case("multiclass", seed=1)
     t = t.clone()
     t[0, 0, 0] = 3
-    with pytest.raises(UsageError, match=re.escape("ce: expected class indices in [0, 2] for 3 input channels, got values from 0 to 3 (ignore_index=-100)")):
+    with pytest.raises(
+        UsageError,
+        match=re.escape(
+            "ce: expected class indices in [0, 2] for 3 input channels, got values from 0 to 3 (ignore_index=-100)"
+        ),
+    ):
         get_loss("ce")(z, t)
 
 
 def test_float_index_target_is_refused():
     z, t, _ = make_case("multiclass", seed=1)
-    with pytest.raises(UsageError, match=re.escape("dice: class-index targets of shape (2, 5, 6) must have an integer dtype, got torch.float32")):
+    with pytest.raises(
+        UsageError,
+        match=re.escape("dice: class-index targets of shape (2, 5, 6) must have an integer dtype, got torch.float32"),
+    ):
         get_loss("dice", mode="multiclass")(z, t.float())
 
 
 def test_binary_target_values_outside_unit_interval():
     z, t, _ = make_case("binary", seed=1)
-    with pytest.raises(UsageError, match=re.escape("dice: expected target values in [0, 1] (binary mode), got values from 0 to 2")):
+    with pytest.raises(
+        UsageError, match=re.escape("dice: expected target values in [0, 1] (binary mode), got values from 0 to 2")
+    ):
         get_loss("dice")(z, t * 2)
 
 
 def test_probabilities_outside_unit_interval():
     z, t, _ = make_case("binary", seed=1)
-    with pytest.raises(UsageError, match=re.escape("dice: expected probabilities in [0, 1] with from_logits=False, got values from")):
+    with pytest.raises(
+        UsageError, match=re.escape("dice: expected probabilities in [0, 1] with from_logits=False, got values from")
+    ):
         get_loss("dice", from_logits=False)(z, t)
 
 
 def test_nll_refuses_positive_log_probabilities():
     z, t, _ = make_case("multiclass", seed=1)
-    with pytest.raises(UsageError, match=re.escape("nll: expected log-probabilities (<= 0) as input, got a maximum of")) as info:
+    with pytest.raises(
+        UsageError, match=re.escape("nll: expected log-probabilities (<= 0) as input, got a maximum of")
+    ) as info:
         get_loss("nll")(torch.softmax(z, 1) + 0.5, t)
     assert "from_logits=True" in info.value.hint
 
@@ -185,32 +244,51 @@ def test_integer_input_is_refused():
 
 
 def test_input_without_spatial_axis():
-    with pytest.raises(UsageError, match=re.escape("ce: expected `input` of shape (B, C, *spatial) with at least one spatial axis, got shape (4, 3)")):
+    with pytest.raises(
+        UsageError,
+        match=re.escape(
+            "ce: expected `input` of shape (B, C, *spatial) with at least one spatial axis, got shape (4, 3)"
+        ),
+    ):
         get_loss("ce")(torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
 
 
 def test_non_tensor_input():
-    with pytest.raises(UsageError, match=re.escape("dice: expected `input` and `target` to be torch tensors, got list and Tensor")):
+    with pytest.raises(
+        UsageError, match=re.escape("dice: expected `input` and `target` to be torch tensors, got list and Tensor")
+    ):
         get_loss("dice")([[0.0]], torch.zeros(1, 1, 1))
 
 
 def test_spacing_length_must_match_the_image():
     z, t, _ = make_case("binary", seed=1)
-    with pytest.raises(UsageError, match=re.escape("boundary: expected `spacing` to have 1 or 2 values for 2-D images, got (1.0, 1.0, 2.0)")):
+    with pytest.raises(
+        UsageError,
+        match=re.escape("boundary: expected `spacing` to have 1 or 2 values for 2-D images, got (1.0, 1.0, 2.0)"),
+    ):
         get_loss("boundary", spacing=(1.0, 1.0, 2.0))(z, t)
 
 
 def test_cldice_needs_2d_or_3d():
     z = torch.randn(2, 1, 9)
-    with pytest.raises(UsageError, match=re.escape("cldice: expected 2-D or 3-D images, input of shape (B, C, H, W) or (B, C, D, H, W), got (2, 1, 9)")):
+    with pytest.raises(
+        UsageError,
+        match=re.escape(
+            "cldice: expected 2-D or 3-D images, input of shape (B, C, H, W) or (B, C, D, H, W), got (2, 1, 9)"
+        ),
+    ):
         get_loss("cldice")(z, torch.zeros(2, 1, 9))
 
 
 def test_class_weight_length_must_match_classes():
     z, t, _ = make_case("multiclass", seed=1)
-    with pytest.raises(UsageError, match=re.escape("ce: expected `weight` to have 3 entries (one per class, C = 3), got 2")):
+    with pytest.raises(
+        UsageError, match=re.escape("ce: expected `weight` to have 3 entries (one per class, C = 3), got 2")
+    ):
         get_loss("ce", weight=[1.0, 2.0])(z, t)
-    with pytest.raises(UsageError, match=re.escape("focal: expected `alpha` to have 3 entries (one per class, C = 3), got 2")):
+    with pytest.raises(
+        UsageError, match=re.escape("focal: expected `alpha` to have 3 entries (one per class, C = 3), got 2")
+    ):
         get_loss("focal", mode="multiclass", alpha=[0.2, 0.8])(z, t)
 
 
@@ -232,6 +310,11 @@ def test_unknown_family():
 
 @pytest.mark.parametrize(("name", "option"), [("ce", "weight"), ("nll", "weight"), ("focal", "alpha")])
 def test_two_class_sequences_are_checked_at_construction_in_sigmoid_modes(name, option):
-    with pytest.raises(UsageError, match=re.escape(f"{name}: Expected `{option}` to have 2 entries (negative, positive) in multilabel mode, got 3")):
+    with pytest.raises(
+        UsageError,
+        match=re.escape(
+            f"{name}: Expected `{option}` to have 2 entries (negative, positive) in multilabel mode, got 3"
+        ),
+    ):
         get_loss(name, mode="multilabel", **{option: [0.2, 0.3, 0.5]})
     get_loss(name, mode="multiclass", **{option: [0.2, 0.3, 0.5]})  # C entries: checked against C at call time

@@ -76,7 +76,9 @@ def test_squared_dice_equals_plain_dice_on_hard_masks():
     assert a.item() == pytest.approx(1 - 10 / 27, rel=1e-12)
 
 
-@pytest.mark.parametrize(("pt", "expected"), [(0.9, 0.5 * 0.01 * math.log(1 / 0.9)), (0.6, 0.5 * 0.16 * math.log(1 / 0.6))])
+@pytest.mark.parametrize(
+    ("pt", "expected"), [(0.9, 0.5 * 0.01 * math.log(1 / 0.9)), (0.6, 0.5 * 0.16 * math.log(1 / 0.6))]
+)
 @pytest.mark.parametrize("positive", [True, False])
 def test_focal_single_pixel_blog_values(pt, expected, positive):
     """Blog: FL(0.9) ~ 0.00053 and FL(0.6) ~ 0.041 with alpha = 0.5, gamma = 2, for both classes."""

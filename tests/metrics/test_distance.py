@@ -81,7 +81,9 @@ def test_two_pixels_2mm_apart_voxel_conventions(convention):
         "msd_pred_to_gt": (2.0, "ok"),
         "nsd": (0.0, "ok"),
     }
-    assert distance_metrics(pred, gt, [1], (2.0, 1.0), ["nsd"], DistanceOptions(convention=convention, nsd_tolerance_mm=2.0))[1]["nsd"] == (1.0, "ok")
+    assert distance_metrics(
+        pred, gt, [1], (2.0, 1.0), ["nsd"], DistanceOptions(convention=convention, nsd_tolerance_mm=2.0)
+    )[1]["nsd"] == (1.0, "ok")
 
 
 def test_two_pixels_deepmind_surfels():
@@ -243,7 +245,9 @@ def test_shape_mismatch_names_both_shapes():
 
 def test_spacing_length_must_match_ndim():
     m = np.zeros((3, 4, 5), np.uint8)
-    with pytest.raises(InputError, match=r"Expected `spacing_mm` to have 3 values for a 3-D mask of shape \(3, 4, 5\), got 2"):
+    with pytest.raises(
+        InputError, match=r"Expected `spacing_mm` to have 3 values for a 3-D mask of shape \(3, 4, 5\), got 2"
+    ):
         distance_metrics(m, m, [1], (1.0, 1.0), ["hd"])
 
 
@@ -354,7 +358,14 @@ def test_only_asked_metrics_and_directions_are_returned():
 
 def test_hd_percentile_metric_uses_the_option():
     pred, gt = conventions_case()
-    res = distance_metrics(pred.astype(np.uint8), gt.astype(np.uint8), [1], (1, 1), ["hd_percentile", "hd50"], DistanceOptions(percentile=50))
+    res = distance_metrics(
+        pred.astype(np.uint8),
+        gt.astype(np.uint8),
+        [1],
+        (1, 1),
+        ["hd_percentile", "hd50"],
+        DistanceOptions(percentile=50),
+    )
     assert res[1]["hd_percentile"] == res[1]["hd50"] == (2.0, "ok")
 
 
@@ -403,8 +414,12 @@ def test_symmetry_of_symmetric_metrics():
 def test_isotropic_spacing_scales_distances():
     pred, gt = blobs((13, 15, 11), 7).astype(np.uint8), blobs((13, 15, 11), 8).astype(np.uint8)
     for convention in CONVENTIONS:
-        one = distance_metrics(pred, gt, [1], (1, 1, 1), ["hd", "hd95", "assd"], DistanceOptions(convention=convention))[1]
-        three = distance_metrics(pred, gt, [1], (3, 3, 3), ["hd", "hd95", "assd"], DistanceOptions(convention=convention))[1]
+        one = distance_metrics(
+            pred, gt, [1], (1, 1, 1), ["hd", "hd95", "assd"], DistanceOptions(convention=convention)
+        )[1]
+        three = distance_metrics(
+            pred, gt, [1], (3, 3, 3), ["hd", "hd95", "assd"], DistanceOptions(convention=convention)
+        )[1]
         for name in one:
             assert three[name][0] == pytest.approx(3 * one[name][0], rel=1e-6), (convention, name)
 
@@ -503,7 +518,9 @@ def test_torch_backend_on_cpu_equals_scipy(convention, shape, spacing):
     gt[blobs(shape, rng_seed + 3, sigma=1.5, level=1.0)] = 2
     metrics = ALL + ["hd50"]
     a = distance_metrics(pred, gt, [1, 2], spacing, metrics, DistanceOptions(convention=convention, backend="scipy"))
-    b = distance_metrics(pred, gt, [1, 2], spacing, metrics, DistanceOptions(convention=convention, backend="torch", device="cpu"))
+    b = distance_metrics(
+        pred, gt, [1, 2], spacing, metrics, DistanceOptions(convention=convention, backend="torch", device="cpu")
+    )
     for label in (1, 2):
         for name in metrics:
             assert a[label][name][1] == b[label][name][1]
@@ -553,7 +570,14 @@ def test_boundary_iou_matches_edt_oracle(width):
     expected = (bp & bg).sum() / (bp | bg).sum()
     assert boundary_iou(pred, gt, spacing, width_mm=width) == pytest.approx(expected, rel=1e-12)
     assert boundary_iou(pred, gt, spacing, width_mm=width, backend="torch") == pytest.approx(expected, rel=1e-12)
-    res = distance_metrics(pred.astype(np.uint8), gt.astype(np.uint8), [1], spacing, ["boundary_iou"], DistanceOptions(boundary_iou_width_mm=width))
+    res = distance_metrics(
+        pred.astype(np.uint8),
+        gt.astype(np.uint8),
+        [1],
+        spacing,
+        ["boundary_iou"],
+        DistanceOptions(boundary_iou_width_mm=width),
+    )
     assert res[1]["boundary_iou"] == (pytest.approx(expected, rel=1e-12), "ok")
 
 

@@ -184,7 +184,12 @@ def test_one_empty_mask_like_monai_and_deepmind():
         monai = monai_values(pred, gt, (1.0, 1.0), 1.0)
         deepmind = deepmind_values(pred, gt, (1.0, 1.0), 1.0)
         ours = distance_metrics(
-            pred.astype(np.uint8), gt.astype(np.uint8), [1], (1.0, 1.0), ["hd", "hd95", "nsd"], DistanceOptions(empty_policy="inf")
+            pred.astype(np.uint8),
+            gt.astype(np.uint8),
+            [1],
+            (1.0, 1.0),
+            ["hd", "hd95", "nsd"],
+            DistanceOptions(empty_policy="inf"),
         )[1]
         for name in ("hd", "hd95"):
             assert deepmind[name] == ours[name][0] == math.inf
@@ -204,7 +209,12 @@ def test_medpy_connectivity_as_a_custom_convention():
         conv = Convention(name=f"medpy-c{connectivity}", hd_percentile="pooled", connectivity=connectivity)
         sd = surface_distances(pred, gt, spacing, convention=conv)
         ours = distance_metrics(
-            pred.astype(np.uint8), gt.astype(np.uint8), [1], spacing, ["hd", "hd95", "assd"], DistanceOptions(convention=conv)
+            pred.astype(np.uint8),
+            gt.astype(np.uint8),
+            [1],
+            spacing,
+            ["hd", "hd95", "assd"],
+            DistanceOptions(convention=conv),
         )[1]
         assert ours["hd"][0] == pytest.approx(mb.hd(pred, gt, spacing, connectivity), rel=RTOL)
         assert ours["hd95"][0] == pytest.approx(mb.hd95(pred, gt, spacing, connectivity), rel=RTOL)

@@ -48,7 +48,10 @@ def reference_class(pred, gt, label):
         "recall": div(tp, tp + fn),
         "specificity": div(tn, tn + fp),
         "volume_similarity": (1 - abs(fn - fp) / (2 * tp + fp + fn)) if (2 * tp + fp + fn) else math.nan,
-        "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
     }
 
 
@@ -129,8 +132,9 @@ def test_case_means_skip_both_empty_classes():
     cm = confusion(gt, gt, [0, 1, 2])
     m = case_metrics(cm, np.array([False, True, True]))
     assert m["miou"][0] == 1.0 and m["mean_dice"][0] == 1.0 and m["mean_pixel_accuracy"][0] == 1.0
-    none_valid = case_metrics(confusion(np.zeros((2, 2), np.int64), np.zeros((2, 2), np.int64), [0, 1]),
-                              np.array([False, True]))
+    none_valid = case_metrics(
+        confusion(np.zeros((2, 2), np.int64), np.zeros((2, 2), np.int64), [0, 1]), np.array([False, True])
+    )
     assert math.isnan(none_valid["mean_dice"][0]) and STATUSES[none_valid["mean_dice"][1]] == "no_valid_class"
 
 
@@ -170,14 +174,20 @@ def test_random_multiclass_against_numpy_reference(seed, shape):
     # FCN case metrics from per-class reference counts
     counts = {c: reference_counts(pred, gt, c) for c in labels}
     total = gt.size
-    ious = [counts[c][0] / (counts[c][0] + counts[c][1] + counts[c][2]) for c in labels
-            if counts[c][0] + counts[c][1] + counts[c][2]]
+    ious = [
+        counts[c][0] / (counts[c][0] + counts[c][1] + counts[c][2])
+        for c in labels
+        if counts[c][0] + counts[c][1] + counts[c][2]
+    ]
     cm = confusion(pred, gt, labels)
     m = case_metrics(cm, np.array([c != 0 for c in labels]))
     assert m["pixel_accuracy"][0] == pytest.approx(np.mean(pred == gt), rel=1e-12)
     assert m["miou"][0] == pytest.approx(np.mean(ious), rel=1e-12)
-    freq_iou = sum((counts[c][0] + counts[c][2]) / total * counts[c][0] / (counts[c][0] + counts[c][1] + counts[c][2])
-                   for c in labels if counts[c][0] + counts[c][2])
+    freq_iou = sum(
+        (counts[c][0] + counts[c][2]) / total * counts[c][0] / (counts[c][0] + counts[c][1] + counts[c][2])
+        for c in labels
+        if counts[c][0] + counts[c][2]
+    )
     assert m["fwiou"][0] == pytest.approx(freq_iou, rel=1e-12)
 
 

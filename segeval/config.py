@@ -1,162 +1,67 @@
-"""ScoreConfig: every option that shapes a number of ``segeval score``, validated once.
+"""ScoreConfig: the options that shape the numbers of ``segeval score``, built and validated once.
 
-The CLI and the library build the same :class:`ScoreConfig`; ``summary.json`` records it whole,
-so a report says how its numbers were made.
+Its fields are the ``config=True`` rows of the option table (:data:`segeval.options.OPTIONS`), with
+their defaults; each value is coerced and checked by its option, whatever its source. The CLI,
+the settings file and :func:`segeval.score` all end in one ``ScoreConfig``; ``summary.json`` records
+it whole, so a report says how its numbers were made. The compute device is a name here; it is
+resolved where the run starts (a config for a GPU machine can be built on a laptop).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import enum
 import math
-import os
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import torch
-
 from segeval.errors import UsageError
-from segeval.predictions import PredKind
+from segeval.options import BY_NAME, CONFIG_OPTIONS
 
 
-@dataclass(frozen=True)
-class ScoreConfig:
-    """Options of :func:`segeval.score` (see ``segeval score --help`` for each)."""
-
-    labels: tuple[int, ...] | None = None
-    """Label values to score; ``None`` infers them from the data (union over all cases)."""
-    num_classes: int | None = None
-    """Shorthand for ``labels = 0 .. num_classes - 1``."""
-    class_names: tuple[str, ...] | None = None
-    """One name per label, in label order, or ``"value=name"`` items."""
-    ignore_index: int | None = None
-    """Reference label whose pixels are excluded from every metric."""
-    include_background: bool = False
-    """Whether ``mean_dice`` averages the background class (label 0) too."""
-    empty_score: float = math.nan
-    """Dice/IoU/precision/recall/volume similarity when a class is absent from both sides."""
-    pred_kind: PredKind = PredKind.AUTO
-    channel_axis: int | None = None
-    threshold: float | None = None
-    """Cut for single-channel maps: default 0.5 on probabilities, 0 on logits (``>=`` is foreground)."""
-    palette: Path | None = None
-    recursive: bool = False
-    pred_suffix: str = ""
-    gt_suffix: str = ""
-    pairs: Path | None = None
-    allow_missing: bool = False
-    skip_missing: bool = False
-    spacing: tuple[float, ...] | None = None
-    """Spacing in mm in array-axis order (z, y, x), overriding the files'; one value = isotropic."""
-    geometry_tolerance: float = 1e-3
-    """Relative/absolute tolerance when comparing prediction and reference spacing, origin, direction."""
-    device: str = "auto"
-    batch_size: int | None = None
-    """Cases per kernel call; default 1 on CPU, 8 on CUDA."""
-    workers: int | None = None
-    """Threads decoding files while the kernel runs; default min(4, CPU count)."""
-    metrics: tuple[str, ...] | None = None
-    """Distance metrics to compute besides the overlap metrics (always computed), e.g. ``("hd", "hd95", "assd")``."""
-    convention: str = "segeval"
-    """Distance-metric convention: segeval, monai, medpy or deepmind (docs/distance.md)."""
-    hd_percentile: float | None = None
-    """Also compute the Hausdorff distance at this percentile (metric ``hdNN``)."""
-    nsd_tolerance: float | tuple[tuple[int, float], ...] = 1.0
-    """NSD tolerance in mm: one value, or (label, tolerance) pairs."""
-    boundary_iou_width: float = 2.0
-    """Width in mm of the boundary band of boundary IoU."""
-    distance_empty: str = "worst"
-    """Distance value when exactly one mask is empty: worst (image diagonal), nan or inf."""
-    ci: float = 0.95
-    """Coverage of the bootstrap confidence intervals of the means in the summary; 0 turns them off."""
-    gates: tuple[str, ...] = ()
-    """Quality gates, e.g. ``("dice>=0.85", "hd95[liver]<=6", "failed==0")`` (docs/gates.md)."""
-    baseline: Path | None = None
-    """A previous report (folder, summary.json or per_case.csv) to compare this run with."""
-    max_drop: tuple[str, ...] = ()
-    """Limits on falls of the mean versus the baseline, e.g. ``("dice=0.01",)``."""
-    max_rise: tuple[str, ...] = ()
-    """Limits on rises of the mean versus the baseline, e.g. ``("hd95=0.5",)``."""
-    sources: dict[str, str] = field(default_factory=dict, compare=False)
-    """Where each setting came from (``cli``, ``<config file>``); unlisted settings are defaults."""
+class _ScoreConfigMethods:
+    """Checks across options and derived views of a :class:`ScoreConfig`."""
 
     def __post_init__(self) -> None:
-        def put(name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
-
-        put("pred_kind", _enum(PredKind, self.pred_kind, "pred_kind"))
-        for name in ("palette", "pairs", "baseline"):
-            if getattr(self, name) is not None:
-                put(name, Path(getattr(self, name)))
-        if self.labels is not None and self.num_classes is not None:
-            raise UsageError("give either --labels or --num-classes, not both")
-        if self.num_classes is not None:
-            if self.num_classes < 1:
-                raise UsageError(f"--num-classes must be at least 1, got {self.num_classes}")
-            put("labels", tuple(range(self.num_classes)))
-        if self.labels is not None:
-            labels = tuple(int(v) for v in self.labels)
-            if len(set(labels)) != len(labels) or not labels:
-                raise UsageError(f"--labels must be distinct label values, got {list(labels)}")
-            put("labels", tuple(sorted(labels)))
-            if self.ignore_index is not None and self.ignore_index in labels:
-                raise UsageError(f"--ignore-index {self.ignore_index} is also one of --labels")
-        if self.class_names is not None:
-            put("class_names", tuple(self.class_names))
-        if not (math.isnan(self.empty_score) or 0.0 <= self.empty_score <= 1.0):
-            raise UsageError(f"--empty-score must be nan or within [0, 1], got {self.empty_score}")
+        for option in CONFIG_OPTIONS:
+            value = option.coerce(getattr(self, option.name))
+            object.__setattr__(self, option.name, option.default if value is None else value)
+        self._check_labels()
         if self.skip_missing and not self.allow_missing:
-            put("allow_missing", True)
-        if self.spacing is not None:
-            spacing = tuple(float(s) for s in self.spacing)
-            if not spacing or not all(s > 0 and math.isfinite(s) for s in spacing):
-                raise UsageError(f"--spacing must be positive numbers, got {list(spacing)}")
-            put("spacing", spacing)
-        if self.geometry_tolerance < 0:
-            raise UsageError(f"--geometry-tolerance must be >= 0, got {self.geometry_tolerance}")
-        for name in ("batch_size", "workers"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        if not 0.0 <= self.ci < 1.0:
-            raise UsageError(f"--ci must be in [0, 1), got {self.ci}")
-        for name in ("gates", "max_drop", "max_rise"):
-            put(name, tuple(getattr(self, name)))
+            object.__setattr__(self, "allow_missing", True)
         if (self.max_drop or self.max_rise) and self.baseline is None:
             raise UsageError("--max-drop/--max-rise need --baseline")
-        if isinstance(self.nsd_tolerance, dict):
-            put("nsd_tolerance", tuple(sorted((int(k), float(v)) for k, v in self.nsd_tolerance.items())))
-        if self.metrics is not None:
-            put("metrics", tuple(self.metrics))
-        self.distance_options()  # checks convention, tolerances and the empty policy
-        self.distance_metrics()  # checks the names
-        self.parsed_gates()  # fail fast on a bad expression, before any file is read
+        self.distance_metrics()  # fail fast on a bad metric or gate, before any file is read
         self.parsed_limits()
-        resolve_device(self.device)
+
+    def _check_labels(self) -> None:
+        if self.num_classes is not None:
+            implied = tuple(range(self.num_classes))
+            if self.labels is not None and tuple(sorted(self.labels)) != implied:
+                raise UsageError("give either --labels or --num-classes, not both")
+            object.__setattr__(self, "labels", implied)
+        if self.labels is not None:
+            object.__setattr__(self, "labels", tuple(sorted(self.labels)))
+            if self.ignore_index is not None and self.ignore_index in self.labels:
+                raise UsageError(f"--ignore-index {self.ignore_index} is also one of --labels")
 
     def distance_metrics(self) -> list[str]:
-        """Canonical distance metrics to compute: from ``metrics``, ``hd_percentile`` and the gates."""
-        from segeval.metrics.catalog import METRICS
-        from segeval.metrics.distance import parse_distance_metric
+        """Distance metrics to compute, in order: from ``metrics``, ``hd_percentile`` and the gates."""
+        from segeval.metrics.catalog import resolve_metric
 
-        wanted: list[str] = []
         names = list(self.metrics or ())
         if self.hd_percentile is not None:
             names.append(f"hd{self.hd_percentile:g}")
-        for name in names:
-            canonical = parse_distance_metric(name)
-            if canonical is None:
-                METRICS.canonical(name)  # an overlap metric (always computed), or a did-you-mean error
-            elif canonical not in wanted:
-                wanted.append(canonical)
-        from segeval.gate import parse_gate
-
-        for text in self.gates:
-            canonical = parse_distance_metric(parse_gate(text).metric)
-            if canonical is not None and canonical not in wanted:
-                wanted.append(canonical)
+        specs = [resolve_metric(name) for name in names]  # an unknown name is a did-you-mean error here
+        specs += [resolve_metric(gate.metric) for gate in self.parsed_gates() if gate.is_metric]
+        wanted: list[str] = []
+        for spec in specs:
+            if spec.needs_distances and spec.name not in wanted:
+                wanted.append(spec.name)
         return wanted
 
-    def distance_options(self):
-        """The :class:`segeval.metrics.distance.DistanceOptions` of this run."""
+    def distance_options(self, device: str = "cpu"):
+        """The :class:`segeval.metrics.distance.DistanceOptions` of this run on ``device``."""
         from segeval.metrics.distance import DistanceOptions
 
         tolerance = dict(self.nsd_tolerance) if isinstance(self.nsd_tolerance, tuple) else self.nsd_tolerance
@@ -165,19 +70,19 @@ class ScoreConfig:
             percentile=self.hd_percentile or 95.0,
             nsd_tolerance_mm=tolerance,
             boundary_iou_width_mm=self.boundary_iou_width,
-            empty_policy=self.distance_empty,
-            device=str(resolve_device(self.device)),
+            empty_policy=self.distance_empty.value,
+            device=device,
         )
 
     def parsed_gates(self) -> list:
-        """The gates as :class:`segeval.gate.Gate` objects."""
-        from segeval.gate import parse_gate
+        """The gates as :class:`segeval.quality.gates.Gate` objects."""
+        from segeval.quality.gates import parse_gate
 
         return [parse_gate(text, source=self.sources.get("gates", "library")) for text in self.gates]
 
     def parsed_limits(self) -> list:
         """``max_drop`` and ``max_rise`` as gates on the change of the mean."""
-        from segeval.compare import parse_limits
+        from segeval.quality.gates import parse_limits
 
         return parse_limits(self.max_drop, "drop") + parse_limits(self.max_rise, "rise")
 
@@ -206,11 +111,9 @@ class ScoreConfig:
     def as_dict(self) -> dict[str, object]:
         """Every option as JSON-ready values (paths as strings, NaN as None, enums by value)."""
         out: dict[str, object] = {}
-        for f in fields(self):
-            if f.name == "sources":
-                continue
-            value = getattr(self, f.name)
-            if isinstance(value, PredKind):
+        for option in CONFIG_OPTIONS:
+            value = getattr(self, option.name)
+            if isinstance(value, enum.Enum):
                 value = value.value
             elif isinstance(value, Path):
                 value = str(value)
@@ -218,35 +121,42 @@ class ScoreConfig:
                 value = None
             elif isinstance(value, tuple):
                 value = [list(v) if isinstance(v, tuple) else v for v in value]
-            out[f.name] = value
+            out[option.name] = value
         return out
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; an unavailable CUDA device is a usage error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {device!r} requested but CUDA is not available", hint="use --device cpu")
-    if resolved.type not in ("cpu", "cuda"):
-        raise UsageError(f"device {device!r} is not supported; use auto, cpu, cuda or cuda:N")
-    return resolved
+ScoreConfig = dataclasses.make_dataclass(
+    "ScoreConfig",
+    [(option.name, object, dataclasses.field(default=option.default)) for option in CONFIG_OPTIONS]
+    + [("sources", dict, dataclasses.field(default_factory=dict, compare=False))],
+    bases=(_ScoreConfigMethods,),
+    frozen=True,
+)
+ScoreConfig.__module__ = __name__
+ScoreConfig.__doc__ = (
+    "Options of :func:`segeval.score` that shape the numbers, one field per ``config`` row of the option "
+    "table (see ``segeval score --help``); ``sources`` says where each setting came from (``cli`` or a "
+    "settings file)."
+)
+
+
+def build_config(base: ScoreConfig | None = None, **overrides) -> ScoreConfig:
+    """``base`` (or the defaults) with ``overrides``; an unknown name is a usage error with a suggestion."""
+    fields = {option.name for option in CONFIG_OPTIONS} | {"sources"}
+    for name in overrides:
+        if name not in fields:
+            close = difflib.get_close_matches(name, sorted(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            run_option = " (an option of the command, not of the scores)" if name in BY_NAME else ""
+            raise UsageError(f"unknown score option {name!r}{run_option}{hint}")
+    return ScoreConfig(**overrides) if base is None else dataclasses.replace(base, **overrides)
 
 
 def default_workers() -> int:
+    """Loader threads when ``workers`` is not set: min(4, CPU count)."""
+    import os
+
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _enum(kind, value, name):
-    try:
-        return kind(value.value if isinstance(value, kind) else str(value).lower())
-    except ValueError:
-        choices = ", ".join(k.value for k in kind)
-        raise UsageError(f"{name} must be one of {choices}, got {value!r}") from None
-
-
-__all__ = ["ScoreConfig", "resolve_device", "default_workers"]
+__all__ = ["ScoreConfig", "build_config", "default_workers"]

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from segeval.aggregate import column_statistics
+from segeval.pipeline.aggregate import column_statistics
 
 columns = arrays(
     np.float64,

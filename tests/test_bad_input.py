@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
 import segeval
-from segeval.aggregate import PER_CASE_COLUMNS
-from segeval.metrics.overlap import CASE_METRICS
+from segeval.metrics.catalog import Level, counted_metrics
+from segeval.pipeline.aggregate import PER_CASE_COLUMNS
+
+CASE_METRICS = [spec.name for spec in counted_metrics(Level.CASE)]
 
 SHAPE_2D = (23, 37)
 SHAPE_3D = (5, 7, 9)
@@ -299,9 +301,9 @@ def test_geometry_tolerance_accepts_a_tiny_difference_and_rejects_it_when_tighte
 
 def test_load_case_reports_a_geometry_mismatch_with_both_values(files):
     _geometry_pair(files, {"spacing": (1.0, 1.0, 1.0)}, {"spacing": (1.0, 1.0, 2.0)})
-    from segeval.cases import load_case
     from segeval.config import ScoreConfig
     from segeval.io.pairing import CasePair
+    from segeval.pipeline.load import load_case
 
     record = load_case(
         CasePair("bad", files.root / "p" / "bad.nii.gz", files.root / "g" / "bad.nii.gz"), ScoreConfig(), None

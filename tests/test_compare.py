@@ -12,8 +12,9 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from segeval.cli import app
-from segeval.compare import compare_reports, parse_limits, read_report
 from segeval.errors import InputError
+from segeval.quality.compare import compare_reports, read_report
+from segeval.quality.gates import parse_limits
 from segeval.stats import BOOTSTRAP_SAMPLES, SEED, bootstrap_mean_ci, wilcoxon_p
 
 
@@ -118,8 +119,9 @@ def test_missing_report_is_an_input_error(tmp_path):
 
 
 def test_score_with_baseline_in_one_step(tmp_path):
-    import segeval
     from pathlib import Path
+
+    import segeval
 
     sample = Path(__file__).resolve().parents[1] / "sample_data" / "png2d"
     first = segeval.score(sample / "preds", sample / "gts")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import segeval
 from segeval.cli import app
 from segeval.errors import UnknownNameError, UsageError
-from segeval.gate import direction_warning, parse_gate, statistic_of
+from segeval.quality.gates import direction_warning, parse_gate, statistic_of
 from segeval.report.ci import junit_xml, markdown_summary
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "png2d"
@@ -83,7 +83,7 @@ def _per_case(result, metric, cls):
 
 
 def test_gate_values_by_class_id_name_and_foreground_mean(sample_result):
-    from segeval.gate import gate_value
+    from segeval.quality.gates import gate_value
 
     liver = _per_case(sample_result, "dice", "1")
     assert gate_value(parse_gate("dice[1]>=0"), sample_result) == pytest.approx(liver.mean())
@@ -105,11 +105,12 @@ def test_nan_never_passes(tmp_path):
 
 
 def test_junit_xml_has_the_required_elements(sample_result):
-    from segeval.cases import CaseRecord
-    from segeval.gate import evaluate_gates
+    from segeval.pipeline.load import CaseRecord
+    from segeval.quality.gates import evaluate_gates
+    from segeval.status import Status
 
     results = evaluate_gates([parse_gate("dice>=0.5"), parse_gate("dice[1]>=0.999")], sample_result)
-    failed = [CaseRecord(case="broken", pred=None, gt=Path("g.png"), status="failed", error="g.png: corrupt")]
+    failed = [CaseRecord(case="broken", pred=None, gt=Path("g.png"), status=Status.FAILED, error="g.png: corrupt")]
     root = ET.fromstring(junit_xml(results, failed))
     suite = root.find("testsuite")
     assert root.tag == "testsuites" and suite is not None
@@ -122,7 +123,7 @@ def test_junit_xml_has_the_required_elements(sample_result):
 
 
 def test_markdown_lists_gates_and_worst_cases(sample_result):
-    from segeval.gate import evaluate_gates
+    from segeval.quality.gates import evaluate_gates
 
     text = markdown_summary(sample_result, evaluate_gates([parse_gate("dice>=0.999")], sample_result))
     assert text.startswith("## segeval: ❌ failed")
@@ -181,7 +182,7 @@ def test_config_file_and_cli_override(tmp_path):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[project]\nname = "x"\n[tool.segeval]\ngatez = ["dice>=0.5"]\n')
     bad = _cli("--config", str(pyproject))
-    assert bad.exit_code == 2 and "did you mean 'gates'" in bad.output
+    assert bad.exit_code == 2 and "did you mean 'gate'" in bad.output
 
 
 def test_end_to_end_ci_style_run_on_sample_data(tmp_path):

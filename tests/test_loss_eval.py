@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from PIL import Image
 from typer.testing import CliRunner
 
+from segeval.analysis.evaluate import evaluate_losses
 from segeval.cli import app
-from segeval.loss_eval import evaluate_losses
 from segeval.losses import list_losses
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "npy_probs"

@@ -1,7 +1,7 @@
 """``segeval losses analyze PREDS GTS``: the gradient anatomy of each selected loss on every case.
 
 Same pairing, readers and case preparation as ``segeval losses PREDS GTS``
-(:func:`segeval.loss_eval.evaluate_losses`)::
+(:mod:`segeval.analysis.driver`)::
 
     pair files → load (worker threads) → per case: prediction (1, C, *S) + target (1, *S)
                → logits → each loss: value and dL/dz → shares and effective weights
@@ -18,23 +18,24 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from segeval import __version__
 from segeval.analysis.anatomy import AnatomyOptions, anatomy_columns, case_anatomy
+from segeval.analysis.driver import PreparedCase, run_cases
+from segeval.analysis.evaluate import select_losses
 from segeval.analysis.gradients import probabilities, to_logits
-from segeval.api import Progress, load_ahead, pair_inputs, versions
-from segeval.cases import CaseRecord, LoadedCase
-from segeval.config import ScoreConfig, default_workers, resolve_device
+from segeval.config import ScoreConfig, build_config
 from segeval.errors import UsageError
-from segeval.io.palette import read_palette
-from segeval.loss_eval import prepare_case, select_losses
+from segeval.pipeline.chunks import Progress, resolve_device
+from segeval.pipeline.load import CaseRecord
+from segeval.pipeline.pair import pair_inputs
+from segeval.report.schema import failed_entries, run_header, versions
 from segeval.report.writers import write_report
+from segeval.status import Status
 
 __all__ = ["AnalysisResult", "CaseMaps", "analyze_losses", "summarize_anatomy"]
 
@@ -89,18 +90,16 @@ class AnalysisResult:
     @property
     def failed(self) -> list[CaseRecord]:
         """Cases that could not be read or prepared."""
-        return [r for r in self.cases if r.status == "failed"]
+        return [r for r in self.cases if r.status is Status.FAILED]
 
     @property
     def failed_rows(self) -> pd.DataFrame:
         """(case, loss) rows whose loss could not be computed."""
-        return self.per_case[(self.per_case["status"] == "failed") & (self.per_case["loss"] != "")]
+        return self.per_case[(self.per_case["status"] == Status.FAILED.value) & (self.per_case["loss"] != "")]
 
     def to_dict(self) -> dict:
         return {
-            "segeval_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "inputs": self.inputs,
+            **run_header(self.inputs),
             "losses": self.losses,
             "definitions": {
                 "gradient": "dL/dz with respect to logits z (probabilities converted: binary logit(clamp(p, eps, "
@@ -119,7 +118,7 @@ class AnalysisResult:
                 "bands_mm": list(self.options.bands_mm),
                 "eps": self.options.eps,
             },
-            "failed": [{"case": r.case, "pred": r.pred, "gt": r.gt, "error": r.error} for r in self.failed],
+            "failed": failed_entries(self.cases),
             "summary": self.summary.to_dict(orient="records"),
             "per_case": self.per_case.to_dict(orient="records"),
             "maps": None if self.maps is None else {"case": self.maps.case, "slice": self.maps.slice_index},
@@ -195,7 +194,7 @@ def analyze_losses(
     started = time.perf_counter()
     options = AnatomyOptions(hard_threshold=hard_threshold, bands_mm=tuple(bands_mm), eps=eps)
     names = select_losses(losses, family)
-    config = ScoreConfig(**config_options)
+    config = build_config(**config_options)
     device = resolve_device(config.device)
     pairs = pair_inputs(preds, gts, config).pairs
     if case is not None and case not in {p.case for p in pairs}:
@@ -205,51 +204,39 @@ def analyze_losses(
         )
     if slice_index is not None and slice_index < 0:
         raise UsageError(f"--slice must be >= 0, got {slice_index}")
-    palette = read_palette(config.palette) if config.palette is not None else None
-    rows: list[dict] = []
-    records: list[CaseRecord] = []
     maps: CaseMaps | None = None
     warnings: list[str] = []
-    for item in load_ahead(pairs, config, palette, config.workers or default_workers()):
-        record = item if isinstance(item, CaseRecord) else item.record
-        records.append(record)
-        if isinstance(item, LoadedCase):
-            try:
-                prediction, target, mode, logits = prepare_case(item, config, from_logits, device)
-            except Exception as exc:  # one bad case never stops the run
-                record.fail(exc)
-            else:
-                chosen = maps is None and (case is None or case == record.case)
-                background = _background_channel(mode, prediction.shape[1], config)
-                anatomy = case_anatomy(
-                    prediction,
-                    target,
-                    names,
-                    from_logits=logits,
-                    spacing_mm=record.spacing_mm,
-                    background=background,
-                    options=options,
-                    keep_maps=chosen,
-                )
-                rows += [{**row, "case": record.case} for row in anatomy.rows]
-                if chosen:
-                    maps = _case_maps(
-                        record, prediction, target, logits, background, anatomy.maps, slice_index, options, warnings
-                    )
-        if record.status == "failed":
-            rows.append(
-                {
-                    "case": record.case,
-                    "loss": "",
-                    "family": "",
-                    "mode": "",
-                    "value": math.nan,
-                    "status": "failed",
-                    "error": record.error,
-                }
+
+    def compute(prepared: PreparedCase) -> list[dict]:
+        nonlocal maps
+        record = prepared.record
+        chosen = maps is None and (case is None or case == record.case)
+        background = _background_channel(prepared.mode, prepared.prediction.shape[1], config)
+        anatomy = case_anatomy(
+            prepared.prediction,
+            prepared.target,
+            names,
+            from_logits=prepared.from_logits,
+            spacing_mm=record.spacing_mm,
+            background=background,
+            options=options,
+            keep_maps=chosen,
+        )
+        if chosen:
+            maps = _case_maps(
+                record,
+                prepared.prediction,
+                prepared.target,
+                prepared.from_logits,
+                background,
+                anatomy.maps,
+                slice_index,
+                options,
+                warnings,
             )
-        if progress is not None:
-            progress(len(records), len(pairs))
+        return [{**row, "case": record.case} for row in anatomy.rows]
+
+    records, rows = run_cases(pairs, config, device, from_logits, compute, progress)
     per_case = pd.DataFrame(rows, columns=anatomy_columns(options))
     return AnalysisResult(
         per_case=per_case,
@@ -284,7 +271,7 @@ def summarize_anatomy(per_case: pd.DataFrame, losses: list[str], options: Anatom
     rows = []
     for name in losses:
         selected = per_case[per_case["loss"] == name]
-        ok = selected[selected["status"] == "ok"]
+        ok = selected[selected["status"] == Status.OK.value]
         means = {column: float(pd.to_numeric(ok[column]).mean()) if len(ok) else math.nan for column in numeric}
         rows.append(
             {

@@ -338,7 +338,7 @@ def gradient_anatomy(
     >>> float(row["fg_share"]), round(float(row["hard_share"]), 4), float(row["weight_fg_median"])
     (0.5, 0.8598, 1.0)
     """
-    from segeval.loss_eval import select_losses
+    from segeval.analysis.evaluate import select_losses
 
     prediction, target = torch.as_tensor(prediction), torch.as_tensor(target)
     batched = prediction.ndim >= 3 and tuple(target.shape) == (1, *prediction.shape[2:])

@@ -23,7 +23,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -139,11 +139,11 @@ class BenchResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        from segeval.api import versions
+        from segeval.report.schema import versions
 
         return {
             "segeval_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": self.machine,
             "settings": self.settings,
             "rows": self.table.to_dict(orient="records"),
@@ -202,8 +202,8 @@ def bench_losses(
         ``table`` columns: :data:`COLUMNS`. A loss that fails at a shape gives a row with status
         ``failed`` and its error.
     """
-    from segeval.config import resolve_device
-    from segeval.loss_eval import select_losses
+    from segeval.analysis.evaluate import select_losses
+    from segeval.pipeline.chunks import resolve_device
 
     if warmup < 0 or repeats < 1:
         raise UsageError(f"--warmup must be >= 0 and --repeats >= 1, got {warmup} and {repeats}")

@@ -36,7 +36,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -133,11 +133,11 @@ class SweepResult:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        from segeval.api import versions
+        from segeval.report.schema import versions
 
         return {
             "segeval_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "source": self.source,
             "shape": list(self.reference.shape),
             "spacing_mm": list(self.spacing_mm),
@@ -339,7 +339,7 @@ def run_sweep(
     >>> float(table.loc[("hard_dice", 0.0), "value"]), bool(table.loc[("bce", 2.0), "response"] == 1.0)
     (1.0, True)
     """
-    from segeval.loss_eval import select_losses
+    from segeval.analysis.evaluate import select_losses
 
     started = time.perf_counter()
     names = select_losses(list(losses) if losses else None, family)

@@ -1,8 +1,8 @@
 """Overlap metrics from confusion matrices, with an explicit empty-mask policy.
 
-Every function takes confusion matrices of shape (..., C, C) (rows = reference, columns =
-prediction), works in float64 and returns ``(values, status)``: two arrays of equal shape, the
-status holding an index into :data:`STATUSES`.
+Every function takes :class:`ClassCounts` of confusion matrices of shape (..., C, C) (rows =
+reference, columns = prediction), works in float64 and returns ``(values, codes)``: two arrays of
+equal shape, the codes indexing :data:`segeval.status.STATUS_CODES`.
 
 Empty-mask policy (docs/metrics.md):
 
@@ -11,6 +11,7 @@ Empty-mask policy (docs/metrics.md):
 - Precision: no predicted pixel of the class → NaN (``pred_empty``), or ``empty_score`` when the
   reference is empty too. Recall: no reference pixel → NaN (``ref_empty``), or ``empty_score``
   when the prediction is empty too. Specificity: no reference-negative pixel → NaN (``ref_full``).
+- Case-level metrics of a case whose every reference pixel is ignored: NaN (``no_valid_pixel``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-STATUSES = ("ok", "both_empty", "ref_empty", "pred_empty", "ref_full", "no_valid_pixel", "no_valid_class")
-OK, BOTH_EMPTY, REF_EMPTY, PRED_EMPTY, REF_FULL, NO_VALID_PIXEL, NO_VALID_CLASS = range(len(STATUSES))
+from segeval.status import CODE, Status
 
-CLASS_METRICS = ("dice", "iou", "precision", "recall", "specificity", "volume_similarity", "tp", "fp", "fn", "tn")
-CASE_METRICS = ("pixel_accuracy", "mean_pixel_accuracy", "miou", "fwiou", "mean_dice")
+OK, BOTH_EMPTY, REF_EMPTY, PRED_EMPTY = (
+    CODE[s] for s in (Status.OK, Status.BOTH_EMPTY, Status.REF_EMPTY, Status.PRED_EMPTY)
+)
+REF_FULL, NO_VALID_PIXEL, NO_VALID_CLASS = (
+    CODE[s] for s in (Status.REF_FULL, Status.NO_VALID_PIXEL, Status.NO_VALID_CLASS)
+)
+
+Values = tuple[np.ndarray, np.ndarray]
+"""``(values, status codes)`` of equal shape."""
 
 
 @dataclass(frozen=True)
@@ -54,15 +61,20 @@ class ClassCounts:
         """Predicted pixels of each class, TP + FP."""
         return self.tp + self.fp
 
+    @property
+    def valid(self) -> np.ndarray:
+        """Pixels that count in the case (every valid pixel is a TP or an FP of some class), shape (...)."""
+        return self.tp.sum(axis=-1) + self.fp.sum(axis=-1)
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+
+def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` with NaN where ``den == 0`` (callers then set the policy value)."""
     out = np.full(np.broadcast(num, den).shape, np.nan)
     np.divide(num, den, out=out, where=den != 0)
     return out
 
 
-def _set_overlap_policy(values: np.ndarray, c: ClassCounts, empty_score: float) -> tuple[np.ndarray, np.ndarray]:
+def _overlap_policy(values: np.ndarray, c: ClassCounts, empty_score: float) -> Values:
     status = np.full(values.shape, OK, dtype=np.int8)
     ref_empty, pred_empty = c.ref == 0, c.pred == 0
     status[ref_empty & ~pred_empty] = REF_EMPTY
@@ -73,116 +85,91 @@ def _set_overlap_policy(values: np.ndarray, c: ClassCounts, empty_score: float) 
     return values, status
 
 
-def dice(c: ClassCounts, empty_score: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
+def counts_ok(values: np.ndarray) -> Values:
+    """A count or volume: always status ``ok``."""
+    return values, np.zeros(values.shape, dtype=np.int8)
+
+
+def dice(c: ClassCounts, empty_score: float = np.nan) -> Values:
     """Dice similarity coefficient :math:`2TP / (2TP + FP + FN)` (Dice 1945, doi:10.2307/1932409)."""
-    return _set_overlap_policy(_ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn), c, empty_score)
+    return _overlap_policy(ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn), c, empty_score)
 
 
-def iou(c: ClassCounts, empty_score: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
+def iou(c: ClassCounts, empty_score: float = np.nan) -> Values:
     """Intersection over union (Jaccard index) :math:`TP / (TP + FP + FN)`."""
-    return _set_overlap_policy(_ratio(c.tp, c.tp + c.fp + c.fn), c, empty_score)
+    return _overlap_policy(ratio(c.tp, c.tp + c.fp + c.fn), c, empty_score)
 
 
-def volume_similarity(c: ClassCounts, empty_score: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
+def volume_similarity(c: ClassCounts, empty_score: float = np.nan) -> Values:
     """Volume similarity :math:`1 - |FN - FP| / (2TP + FP + FN)` (Taha & Hanbury 2015, doi:10.1186/s12880-015-0068-x)."""
-    return _set_overlap_policy(1 - _ratio(np.abs(c.fn - c.fp), 2 * c.tp + c.fp + c.fn), c, empty_score)
+    return _overlap_policy(1 - ratio(np.abs(c.fn - c.fp), 2 * c.tp + c.fp + c.fn), c, empty_score)
 
 
-def precision(c: ClassCounts, empty_score: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
+def precision(c: ClassCounts, empty_score: float = np.nan) -> Values:
     """Precision (positive predictive value) :math:`TP / (TP + FP)`."""
-    values = _ratio(c.tp, c.pred)
+    values = ratio(c.tp, c.pred)
     status = np.where(c.pred == 0, PRED_EMPTY, OK).astype(np.int8)
     both = (c.pred == 0) & (c.ref == 0)
     values[both], status[both] = empty_score, BOTH_EMPTY
     return values, status
 
 
-def recall(c: ClassCounts, empty_score: float = np.nan) -> tuple[np.ndarray, np.ndarray]:
+def recall(c: ClassCounts, empty_score: float = np.nan) -> Values:
     """Recall (sensitivity, true-positive rate) :math:`TP / (TP + FN)`."""
-    values = _ratio(c.tp, c.ref)
+    values = ratio(c.tp, c.ref)
     status = np.where(c.ref == 0, REF_EMPTY, OK).astype(np.int8)
     both = (c.pred == 0) & (c.ref == 0)
     values[both], status[both] = empty_score, BOTH_EMPTY
     return values, status
 
 
-def specificity(c: ClassCounts) -> tuple[np.ndarray, np.ndarray]:
+def specificity(c: ClassCounts) -> Values:
     """Specificity (true-negative rate) :math:`TN / (TN + FP)`; NaN when the class fills the reference."""
     den = c.tn + c.fp
-    return _ratio(c.tn, den), np.where(den == 0, REF_FULL, OK).astype(np.int8)
+    return ratio(c.tn, den), np.where(den == 0, REF_FULL, OK).astype(np.int8)
 
 
-def class_metrics(cm: np.ndarray, empty_score: float = np.nan) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every per-class metric of :data:`CLASS_METRICS` for confusion matrices (..., C, C)."""
-    c = ClassCounts.from_confusion(cm)
-    ok = np.zeros(c.tp.shape, dtype=np.int8)
-    return {
-        "dice": dice(c, empty_score),
-        "iou": iou(c, empty_score),
-        "precision": precision(c, empty_score),
-        "recall": recall(c, empty_score),
-        "specificity": specificity(c),
-        "volume_similarity": volume_similarity(c, empty_score),
-        "tp": (c.tp, ok),
-        "fp": (c.fp, ok),
-        "fn": (c.fn, ok),
-        "tn": (c.tn, ok),
-    }
-
-
-def _nanmean(values: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+def _class_mean(values: np.ndarray) -> Values:
+    """Mean over the last axis of the non-NaN values; ``no_valid_class`` when there is none."""
     valid = ~np.isnan(values)
-    count = valid.sum(axis=axis)
-    mean = _ratio(np.where(valid, values, 0.0).sum(axis=axis), count)
+    count = valid.sum(axis=-1)
+    mean = ratio(np.where(valid, values, 0.0).sum(axis=-1), count)
     return mean, np.where(count == 0, NO_VALID_CLASS, OK).astype(np.int8)
 
 
-def case_metrics(
-    cm: np.ndarray, foreground: np.ndarray, empty_score: float = np.nan
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The case-level metrics of :data:`CASE_METRICS` for confusion matrices (..., C, C).
+def _case_status(c: ClassCounts, codes: np.ndarray) -> np.ndarray:
+    return np.where(c.valid == 0, NO_VALID_PIXEL, codes).astype(np.int8)
 
-    Parameters
-    ----------
-    cm : numpy.ndarray
-        Confusion matrices, shape (..., C, C).
-    foreground : numpy.ndarray of bool, shape (C,)
-        Classes averaged by ``mean_dice`` (all but the background unless it is included).
-    empty_score : float
-        Value of Dice/IoU for a class absent from both sides (NaN: excluded from the means).
 
-    Notes
-    -----
-    Following Long et al. 2015 (FCN, doi:10.1109/CVPR.2015.7298965), with :math:`n_{ij}` the
-    pixels of reference class i predicted as j, :math:`t_i = \\sum_j n_{ij}`, :math:`N = \\sum_i t_i`:
+# Case-level metrics (Long et al. 2015, FCN, doi:10.1109/CVPR.2015.7298965). With n_ij the pixels of
+# reference class i predicted as j, t_i = sum_j n_ij and N = sum_i t_i:
 
-    - pixel accuracy :math:`\\sum_i n_{ii} / N`;
-    - mean pixel accuracy :math:`\\frac{1}{|C'|} \\sum_{i \\in C'} n_{ii} / t_i` over the classes
-      present in the reference (:math:`t_i > 0`);
-    - mIoU: the mean of the per-class IoU :math:`n_{ii} / (t_i + \\sum_j n_{ji} - n_{ii})` over the
-      classes that have a value (both-empty classes count only when ``empty_score`` is set);
-    - FWIoU :math:`\\sum_i t_i \\, IoU_i / N`;
-    - mean Dice: the mean of the per-class Dice over ``foreground`` classes with a value.
-    """
-    c = ClassCounts.from_confusion(cm)
-    total = c.tp.sum(axis=-1) + c.fp.sum(axis=-1)  # every valid pixel is a TP or an FP of some class
-    no_pixel = total == 0
-    pa = _ratio(c.tp.sum(axis=-1), total)
-    mpa, mpa_status = _nanmean(_ratio(c.tp, c.ref))
-    iou_values, _ = iou(c, empty_score)
-    miou, miou_status = _nanmean(iou_values)
-    fwiou = _ratio(np.where(c.ref > 0, c.ref * np.nan_to_num(iou_values), 0.0).sum(axis=-1), total)
-    dice_values, _ = dice(c, empty_score)
-    mean_dice, mean_dice_status = _nanmean(dice_values[..., foreground])
 
-    def status(per_class_status: np.ndarray) -> np.ndarray:
-        return np.where(no_pixel, NO_VALID_PIXEL, per_class_status).astype(np.int8)
+def pixel_accuracy(c: ClassCounts) -> Values:
+    """Pixel accuracy :math:`\\sum_i n_{ii} / N`."""
+    return ratio(c.tp.sum(axis=-1), c.valid), _case_status(c, np.zeros(c.valid.shape, dtype=np.int8))
 
-    ok = np.zeros(no_pixel.shape, dtype=np.int8)
-    return {
-        "pixel_accuracy": (pa, status(ok)),
-        "mean_pixel_accuracy": (mpa, status(mpa_status)),
-        "miou": (miou, status(miou_status)),
-        "fwiou": (fwiou, status(ok)),
-        "mean_dice": (mean_dice, status(mean_dice_status)),
-    }
+
+def mean_pixel_accuracy(c: ClassCounts) -> Values:
+    """Mean pixel accuracy: the mean of :math:`n_{ii} / t_i` over the classes present in the reference."""
+    mean, codes = _class_mean(ratio(c.tp, c.ref))
+    return mean, _case_status(c, codes)
+
+
+def mean_iou(c: ClassCounts, empty_score: float = np.nan) -> Values:
+    """mIoU: the mean of the per-class IoU over the classes that have a value (both-empty classes count
+    only when ``empty_score`` is set)."""
+    mean, codes = _class_mean(iou(c, empty_score)[0])
+    return mean, _case_status(c, codes)
+
+
+def frequency_weighted_iou(c: ClassCounts, empty_score: float = np.nan) -> Values:
+    """FWIoU :math:`\\sum_i t_i \\, IoU_i / N`."""
+    weighted = np.where(c.ref > 0, c.ref * np.nan_to_num(iou(c, empty_score)[0]), 0.0).sum(axis=-1)
+    return ratio(weighted, c.valid), _case_status(c, np.zeros(c.valid.shape, dtype=np.int8))
+
+
+def mean_dice(c: ClassCounts, foreground: np.ndarray, empty_score: float = np.nan) -> Values:
+    """Mean Dice: the mean of the per-class Dice over the ``foreground`` classes (bool, shape (C,)) with a value."""
+    mean, codes = _class_mean(dice(c, empty_score)[0][..., foreground])
+    return mean, _case_status(c, codes)

@@ -1,4 +1,4 @@
-"""Verdicts for CI systems: JUnit XML (``--junit``) and a Markdown summary (``--markdown``).
+"""Verdicts for CI systems: JUnit XML (``--junit``) and Markdown summaries (``--markdown``, ``compare --markdown``).
 
 JUnit: one ``<testcase>`` per gate (``<failure>`` when it fails) and one per case that failed
 to load or score (``<error>``), in a ``<testsuite name="segeval">``, so CI systems list them
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from segeval.report.render import format_number
 from segeval.report.writers import write_atomic
+from segeval.status import Status
 
 
 def junit_xml(gates, failed_cases, *, suite: str = "segeval") -> str:
@@ -137,7 +138,9 @@ def markdown_summary(result, gates, comparison=None, *, worst: int = 5) -> str:
 
 
 def _worst_cases(result, limit: int) -> list[list]:
-    rows = result.per_case[(result.per_case["metric"] == "mean_dice") & (result.per_case["status"] != "failed")]
+    rows = result.per_case[
+        (result.per_case["metric"] == "mean_dice") & (result.per_case["status"] != Status.FAILED.value)
+    ]
     rows = rows.dropna(subset=["value"]).sort_values("value").head(limit)
     return [[r["case"], float(r["value"])] for _, r in rows.iterrows() if not math.isnan(r["value"])]
 
@@ -145,3 +148,48 @@ def _worst_cases(result, limit: int) -> list[list]:
 def write_markdown(path: Path, result, gates, comparison=None) -> None:
     text = markdown_summary(result, gates, comparison)
     write_atomic(Path(path), lambda handle: handle.write(text))
+
+
+def comparison_markdown(comparison) -> str:
+    """A Markdown page of a comparison: changes of the foreground and case-level means, limits, worst cases."""
+    lines = [
+        f"## segeval compare: {'✅ passed' if comparison.passed else '❌ failed'}",
+        "",
+        f"Baseline `{comparison.baseline}`, current `{comparison.current}`.",
+        "",
+    ]
+    rows = comparison.table[comparison.table["class"].isin(["foreground", "all"])]
+    lines += _table(
+        ["class", "metric", "n", "baseline", "current", "delta", "95% CI", "p"],
+        [
+            [
+                r["class"],
+                r["metric"],
+                r["n_pairs"],
+                r["baseline_mean"],
+                r["current_mean"],
+                r["delta"],
+                f"[{format_number(r['ci_low'])}, {format_number(r['ci_high'])}]",
+                r["p_value"],
+            ]
+            for _, r in rows.iterrows()
+        ],
+    )
+    if comparison.gates:
+        lines += ["", "### Limits", ""]
+        lines += _table(
+            ["limit", "delta", "result"],
+            [[g.gate.expression, g.value, "pass" if g.passed else "**FAIL**"] for g in comparison.gates],
+        )
+    if not comparison.worst_cases.empty:
+        lines += ["", "### Cases that got most worse", ""]
+        lines += _table(
+            ["case", "metric", "baseline", "current", "delta"], comparison.worst_cases.head(10).values.tolist()
+        )
+    if comparison.only_baseline or comparison.only_current:
+        lines += [
+            "",
+            f"Cases only in the baseline: {', '.join(comparison.only_baseline) or 'none'}; "
+            f"only in the current report: {', '.join(comparison.only_current) or 'none'}.",
+        ]
+    return "\n".join(lines) + "\n"

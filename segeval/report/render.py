@@ -15,8 +15,6 @@ from rich.table import Table
 
 from segeval.report.writers import json_text
 
-TABLE_CLASS_METRICS = ("dice", "iou", "precision", "recall", "specificity")
-
 
 def format_number(value: float, digits: int = 4) -> str:
     """``value`` rounded for display: ``nan`` and ``0.0000`` are printed, never blank."""
@@ -28,7 +26,7 @@ def format_number(value: float, digits: int = 4) -> str:
 
 
 def render(result, fmt: str, console: Console) -> None:
-    """Print ``result`` (a :class:`segeval.api.ScoreResult`) on ``console`` in format ``fmt``."""
+    """Print ``result`` (a :class:`segeval.pipeline.result.ScoreResult`) on ``console`` in format ``fmt``."""
     if fmt == "quiet":
         return
     if fmt == "json":
@@ -45,12 +43,7 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
     """Two tables: per-class means (with the pooled Dice) and case-level metrics (mean and pooled)."""
     style = box.SIMPLE_HEAD if rich_box else None
     summary = result.summary
-    metric_names = [m for m in TABLE_CLASS_METRICS]
-    extra = [
-        m
-        for m in summary["metric"].unique()
-        if m in ("hd", "hd95", "assd", "nsd") or (m.startswith("hd") and m[2:].replace(".", "").isdigit())
-    ]
+    columns = table_metrics(summary["metric"].unique())
     per_class = Table(
         title=f"Per class: mean over {int(_count(result))} scored case(s)",
         box=style,
@@ -59,7 +52,7 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
     )
     per_class.add_column("class")
     per_class.add_column("name")
-    for name in metric_names + extra:
+    for name in columns:
         per_class.add_column(name, justify="right")
     per_class.add_column("dice pooled", justify="right")
     per_class.add_column("dice n_nan", justify="right")
@@ -69,7 +62,7 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
         per_class.add_row(
             str(label),
             str(name),
-            *(format_number(by_metric.at[m, "mean"]) if m in by_metric.index else "-" for m in metric_names + extra),
+            *(format_number(by_metric.at[m, "mean"]) if m in by_metric.index else "-" for m in columns),
             format_number(by_metric.at["dice", "pooled"]),
             str(int(by_metric.at["dice", "n_nan"])),
         )
@@ -83,6 +76,15 @@ def summary_tables(result, *, rich_box: bool) -> list[Table]:
             str(int(row["n_nan"])),
         )
     return [per_class, case_level]
+
+
+def table_metrics(computed) -> list[str]:
+    """The per-class table's metric columns: the catalog's table metrics in catalog order, then the distance
+    metrics among ``computed`` in the order they were computed."""
+    from segeval.metrics.catalog import CATALOG, resolve_metric
+
+    shown = [spec.name for spec in CATALOG if spec.in_table and not spec.needs_distances]
+    return shown + [name for name in computed if resolve_metric(name).needs_distances]
 
 
 def _count(result) -> int:

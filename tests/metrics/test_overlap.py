@@ -11,8 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from segeval.metrics.catalog import Level, confusion_metrics
 from segeval.metrics.confusion import class_matrix, joint_histograms
-from segeval.metrics.overlap import STATUSES, case_metrics, class_metrics
+from segeval.status import STATUS_CODES as STATUSES
+
+
+def class_metrics(cm, empty_score=np.nan):
+    return confusion_metrics(cm, Level.CLASS, empty_score=empty_score)
+
+
+def case_metrics(cm, foreground, empty_score=np.nan):
+    return confusion_metrics(cm, Level.CASE, empty_score=empty_score, foreground=foreground)
 
 
 def lung_grid():

@@ -17,23 +17,20 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from segeval.cli_common import (
+from segeval.cli.common import (
     DeviceOpt,
     FormatOpt,
-    GtSuffixOpt,
-    OutputFormat,
-    PairsOpt,
-    PredSuffixOpt,
     ProgressOpt,
-    RecursiveOpt,
-    WorkersOpt,
     handle_errors,
-    int_list,
+    output_paths_note,
     progress_bar,
+    resolve_settings,
     stderr,
     stdout_console,
+    with_table_options,
 )
 from segeval.errors import ExitCode
+from segeval.options import Command, OutputFormat
 
 
 class DefaultCommandGroup(TyperGroup):
@@ -74,6 +71,7 @@ class LossFamily(str, enum.Enum):
     "  segeval losses probs/ gts/ --loss dice --loss focal --from-logits",
 )
 @handle_errors
+@with_table_options(Command.LOSSES)
 def run(
     preds: Annotated[
         Optional[Path],
@@ -99,25 +97,7 @@ def run(
             show_default=False,
         ),
     ] = None,
-    labels: Annotated[Optional[str], typer.Option(help="Label of each channel, e.g. 0,1,2,4 (default 0..C-1).")] = None,
-    channel_axis: Annotated[
-        Optional[int],
-        typer.Option(
-            help="Class axis of the maps (default: inferred from the "
-            "shapes, else the first axis / 4th NIfTI dimension)."
-        ),
-    ] = None,
-    recursive: RecursiveOpt = False,
-    pred_suffix: PredSuffixOpt = "",
-    gt_suffix: GtSuffixOpt = "",
-    pairs: PairsOpt = None,
-    device: DeviceOpt = "auto",
-    workers: WorkersOpt = None,
-    out: Annotated[
-        Optional[Path], typer.Option("--out", "-o", help="Write per_case.csv, summary.csv and summary.json here.")
-    ] = None,
-    output_format: FormatOpt = OutputFormat.table,
-    progress: ProgressOpt = True,
+    **options,
 ) -> None:
     """The loss catalog, or every selected loss computed on prediction maps against masks.
 
@@ -127,46 +107,35 @@ def run(
     """
     from segeval.losses import list_losses
 
+    settings, _ = resolve_settings(options, Command.LOSSES)
+    output_format, out = settings.pop("format"), settings.pop("out")
+    progress = settings.pop("progress")
     family_name = family.value if family is not None else None
-    if preds is None and gts is None and pairs is None:
+    if preds is None and gts is None and settings["pairs"] is None:
         _print_loss_catalog(list_losses(family_name), output_format)
         return
-    from segeval.loss_eval import evaluate_losses
+    from segeval.analysis.evaluate import evaluate_losses
 
-    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:
         result = evaluate_losses(
-            preds,
-            gts,
-            losses=loss,
-            family=family_name,
-            from_logits=from_logits,
-            progress=advance,
-            labels=int_list(labels, "--labels"),
-            channel_axis=channel_axis,
-            recursive=recursive,
-            pred_suffix=pred_suffix,
-            gt_suffix=gt_suffix,
-            pairs=pairs,
-            device=device,
-            workers=workers,
+            preds, gts, losses=loss, family=family_name, from_logits=from_logits, progress=advance, **settings
         )
     if out is not None:
-        paths = result.write(out)
-        stderr.print(f"reports written to {paths['per_case'].parent}/ (per_case.csv, summary.csv, summary.json)")
+        stderr.print(output_paths_note(result.write(out)), markup=False)
     for record in result.failed:
         stderr.print(f"failed: {record.case}: {record.error}", markup=False)
     broken = result.per_case[(result.per_case["status"] == "failed") & (result.per_case["loss"] != "")]
     for _, row in broken.head(10).iterrows():
         stderr.print(f"failed: {row['case']}: {row['loss']}: {row['error']}", markup=False)
-    console = stdout_console(soft_wrap=output_format is not OutputFormat.table)
-    if output_format is OutputFormat.json:
+    console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)
+    if output_format is OutputFormat.JSON:
         from segeval.report.writers import json_text
 
         console.file.write(json_text(result.to_dict()))
-    elif output_format is OutputFormat.csv:
+    elif output_format is OutputFormat.CSV:
         console.file.write(result.summary.to_csv(index=False))
-    elif output_format is OutputFormat.table:
+    elif output_format is OutputFormat.TABLE:
         from segeval.report.render import format_number
 
         table = Table(
@@ -202,13 +171,13 @@ def _print_loss_catalog(names: list[str], output_format: OutputFormat) -> None:
         }
         for n in names
     ]
-    if output_format is OutputFormat.json:
+    if output_format is OutputFormat.JSON:
         typer.echo(json.dumps(rows, indent=2))
-    elif output_format is OutputFormat.csv:
+    elif output_format is OutputFormat.CSV:
         import pandas as pd
 
         typer.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
-    elif output_format is OutputFormat.table:
+    elif output_format is OutputFormat.TABLE:
         console = stdout_console()
         table = Table(
             title="segeval losses", box=box.SIMPLE_HEAD if console.is_terminal else None, title_justify="left"
@@ -227,15 +196,15 @@ def _print_frame(table, columns: list[str], title: str, output_format: OutputFor
     """Print ``table[columns]``: rich table on a terminal (plain text otherwise), JSON or CSV."""
     import pandas as pd
 
-    console = stdout_console(soft_wrap=output_format is not OutputFormat.table)
-    if output_format is OutputFormat.quiet:
+    console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)
+    if output_format is OutputFormat.QUIET:
         return
-    if output_format is OutputFormat.json:
+    if output_format is OutputFormat.JSON:
         from segeval.report.writers import json_text
 
         console.file.write(json_text(document or {"rows": table.to_dict(orient="records")}))
         return
-    if output_format is OutputFormat.csv:
+    if output_format is OutputFormat.CSV:
         console.file.write(table.to_csv(index=False))
         return
     from segeval.report.render import format_number
@@ -257,9 +226,9 @@ def _print_frame(table, columns: list[str], title: str, output_format: OutputFor
 
 
 def _bands_option(text: str) -> tuple[float, ...]:
-    from segeval.cli_common import float_list
+    from segeval.options import FLOAT_LIST, parse_value
 
-    values = float_list(text, "--bands")
+    values = parse_value(FLOAT_LIST, text, "--bands")
     return values if values is not None else ()
 
 
@@ -271,6 +240,7 @@ def _bands_option(text: str) -> tuple[float, ...]:
     "--out analysis/",
 )
 @handle_errors
+@with_table_options(Command.ANALYZE)
 def analyze(
     preds: Annotated[
         Optional[Path], typer.Argument(help="Folder (or file) of probability or logit maps.", show_default=False)
@@ -303,28 +273,7 @@ def analyze(
             "--slice", help="Slice (first array axis) of a 3-D case for the heat maps (default: most foreground)."
         ),
     ] = None,
-    labels: Annotated[Optional[str], typer.Option(help="Label of each channel, e.g. 0,1,2,4 (default 0..C-1).")] = None,
-    channel_axis: Annotated[Optional[int], typer.Option(help="Class axis of the maps (default: inferred).")] = None,
-    spacing: Annotated[
-        Optional[str],
-        typer.Option(help="Spacing in mm, array order (z,y,x), overriding the files'; one value = isotropic."),
-    ] = None,
-    recursive: RecursiveOpt = False,
-    pred_suffix: PredSuffixOpt = "",
-    gt_suffix: GtSuffixOpt = "",
-    pairs: PairsOpt = None,
-    device: DeviceOpt = "auto",
-    workers: WorkersOpt = None,
-    out: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--out",
-            "-o",
-            help="Write anatomy_per_case.csv, anatomy_summary.csv, anatomy.json and the PNG figures here.",
-        ),
-    ] = None,
-    output_format: FormatOpt = OutputFormat.table,
-    progress: ProgressOpt = True,
+    **options,
 ) -> None:
     """Gradient anatomy: where each loss puts its gradient (FG/BG, hard/easy, distance to the boundary).
 
@@ -333,9 +282,10 @@ def analyze(
     per-pixel weight relative to cross entropy. Exit code 3 when a case or a loss failed.
     """
     from segeval.analysis.analyze import analyze_losses
-    from segeval.cli_common import float_list
 
-    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    settings, _ = resolve_settings(options, Command.ANALYZE)
+    output_format, out = settings.pop("format"), settings.pop("out")
+    show_progress = settings.pop("progress") and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:
         result = analyze_losses(
             preds,
@@ -349,15 +299,7 @@ def analyze(
             case=case,
             slice_index=slice_index,
             progress=advance,
-            labels=int_list(labels, "--labels"),
-            channel_axis=channel_axis,
-            spacing=float_list(spacing, "--spacing"),
-            recursive=recursive,
-            pred_suffix=pred_suffix,
-            gt_suffix=gt_suffix,
-            pairs=pairs,
-            device=device,
-            workers=workers,
+            **settings,
         )
     for warning in result.warnings:
         stderr.print(f"warning: {warning}", markup=False)
@@ -395,15 +337,15 @@ def analyze(
 
 
 def _levels_option(items: list[str] | None) -> dict[str, list[float]]:
-    from segeval.cli_common import float_list
     from segeval.errors import UsageError
+    from segeval.options import FLOAT_LIST, parse_value
 
     levels: dict[str, list[float]] = {}
     for item in items or []:
         name, sep, values = item.partition("=")
         if not sep:
             raise UsageError(f"--levels expects NAME=v1,v2,..., e.g. shift=0,2,4; got {item!r}")
-        levels[name.strip()] = list(float_list(values, "--levels") or ())
+        levels[name.strip()] = list(parse_value(FLOAT_LIST, values, "--levels") or ())
     return levels
 
 
@@ -455,7 +397,7 @@ def sweep(
             "--out", "-o", help="Write sweep.csv, sweep.json, sweep.png, sweep_matrix.png and sweep_examples.png here."
         ),
     ] = None,
-    output_format: FormatOpt = OutputFormat.table,
+    output_format: FormatOpt = OutputFormat.TABLE,
     progress: ProgressOpt = True,
 ) -> None:
     """Sensitivity sweeps: each loss, Dice and HD95 against controlled degradations of a mask.
@@ -465,9 +407,9 @@ def sweep(
     (1 = its strongest reaction anywhere in the sweep; positive = looks worse).
     """
     from segeval.analysis.sweep import SweepOptions, parse_spatial_shape, reference_from_file, run_sweep
-    from segeval.cli_common import float_list
+    from segeval.options import FLOAT_LIST, parse_value
 
-    spacing_mm = float_list(spacing, "--spacing")
+    spacing_mm = parse_value(FLOAT_LIST, spacing, "--spacing")
     mask, source, generated = None, None, parse_spatial_shape(shape)
     if reference is not None:
         mask, spacing_mm, source = reference_from_file(reference, label=label, spacing_mm=spacing_mm)
@@ -476,7 +418,7 @@ def sweep(
 
         raise UsageError("--label needs --reference")
     options = SweepOptions(confidence=confidence, blob_radius=blob_radius, seed=seed)
-    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:
         result = run_sweep(
             mask,
@@ -507,7 +449,7 @@ def sweep(
     matrix = strongest.pivot_table(index=["kind", "name"], columns="degradation", values="response", sort=False)
     matrix = matrix.reindex(columns=[d for d in dict.fromkeys(table["degradation"]) if d in matrix.columns])
     matrix = matrix.reset_index().drop(columns="kind")
-    if output_format is OutputFormat.csv:
+    if output_format is OutputFormat.CSV:
         stdout_console(soft_wrap=True).file.write(table.to_csv(index=False))
     else:
         _print_frame(
@@ -548,7 +490,7 @@ def bench(
     out: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Write bench.csv, bench.json and bench.png here.")
     ] = None,
-    output_format: FormatOpt = OutputFormat.table,
+    output_format: FormatOpt = OutputFormat.TABLE,
     progress: ProgressOpt = True,
 ) -> None:
     """Execution time (forward + backward: median and quartiles) and peak memory of each loss.
@@ -559,7 +501,7 @@ def bench(
     """
     from segeval.analysis.bench import bench_losses, summary_line
 
-    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.quiet
+    show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:
         result = bench_losses(
             loss,

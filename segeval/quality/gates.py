@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from segeval.errors import UnknownNameError, UsageError
-from segeval.metrics.catalog import METRICS
+from segeval.metrics.catalog import LOWER, Direction, resolve_metric
+from segeval.stats import column_quantiles
+from segeval.status import Status
 
 COMPARATORS = {
     ">=": operator.ge,
@@ -41,6 +43,10 @@ _GATE = re.compile(
 )
 _STATISTIC = re.compile(r"^(mean|median|min|max|std|q25|q75|pooled|p(\d{1,2}(?:\.\d+)?|100))$")
 
+_LIMIT = re.compile(
+    r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\[(?P<cls>[^\]]+)\])?\s*=\s*(?P<value>[0-9.eE+-]+)\s*$"
+)
+
 
 @dataclass(frozen=True)
 class Gate:
@@ -55,10 +61,14 @@ class Gate:
     source: str = "cli"
 
     @property
-    def higher_is_better(self) -> bool | None:
-        if self.metric in COUNTERS:
-            return False
-        return metric_direction(self.metric)
+    def is_metric(self) -> bool:
+        """A gate on a catalog metric (not on the ``failed``/``missing`` counters)."""
+        return self.metric not in COUNTERS
+
+    @property
+    def direction(self) -> Direction:
+        """Which way the gated value improves: the metric's catalog direction; counters are better low."""
+        return metric_direction(self.metric) if self.is_metric else LOWER
 
 
 @dataclass(frozen=True)
@@ -91,19 +101,17 @@ class GateResult:
         }
 
 
-def metric_direction(name: str) -> bool | None:
-    """``higher_is_better`` of a catalog metric (``hdNN`` percentiles count as distances)."""
-    if re.fullmatch(r"hd\d+(\.\d+)?", name) and name not in METRICS:
-        return False
-    return METRICS.get(name).higher_is_better
+def metric_direction(name: str) -> Direction:
+    """The catalog direction of a metric (``hdNN`` included)."""
+    return resolve_metric(name).direction
 
 
 def canonical_metric(name: str) -> str:
-    """Catalog name of ``name``; ``hdNN`` percentile names and the counters pass through."""
+    """Catalog name of ``name`` (an alias, or ``hdNN``); the counters pass through."""
     lowered = name.strip().lower()
-    if lowered in COUNTERS or re.fullmatch(r"hd\d+(\.\d+)?", lowered):
+    if lowered in COUNTERS:
         return lowered
-    return METRICS.canonical(name)
+    return resolve_metric(name).name
 
 
 def parse_gate(text: str, source: str = "cli") -> Gate:
@@ -142,9 +150,40 @@ def parse_gate(text: str, source: str = "cli") -> Gate:
     )
 
 
+def parse_limits(items: list[str] | tuple[str, ...], kind: str) -> list[Gate]:
+    """``["dice=0.01", "hd95[liver]=0.5"]`` → gates on the change of the mean (``delta``).
+
+    ``kind`` is ``"drop"`` (the mean may fall by at most the value) or ``"rise"``.
+    """
+    gates = []
+    for item in items:
+        match = _LIMIT.match(item)
+        if match is None:
+            raise UsageError(f"cannot parse --max-{kind} {item!r}", hint="write METRIC[CLASS]=AMOUNT, e.g. dice=0.01")
+        metric = canonical_metric(match["metric"])
+        amount = float(match["value"])
+        if amount < 0:
+            raise UsageError(f"--max-{kind} {item!r}: the amount must be >= 0")
+        cls = match["cls"].strip() if match["cls"] else None
+        target = f"{metric}[{cls}]" if cls else metric
+        expression = f"{target}.delta >= {-amount:g}" if kind == "drop" else f"{target}.delta <= {amount:g}"
+        gates.append(
+            Gate(
+                expression=expression,
+                metric=metric,
+                class_=cls,
+                statistic="delta",
+                comparator=">=" if kind == "drop" else "<=",
+                threshold=-amount if kind == "drop" else amount,
+                source=f"--max-{kind}",
+            )
+        )
+    return gates
+
+
 def direction_warning(gate: Gate) -> str | None:
     """A warning when a gate checks the wrong direction, e.g. ``hd95>=5`` (lower is better)."""
-    better = gate.higher_is_better
+    better = gate.direction.higher_is_better
     if better is None or gate.comparator in ("==", "!="):
         return None
     asks_high = gate.comparator in (">=", ">")
@@ -174,7 +213,7 @@ def resolve_class(name: str, labels: list[int], class_names: list[str]) -> str:
 
 def case_values(result, metric: str, class_: str | None) -> np.ndarray:
     """Per-case values of ``metric`` for one class, or the foreground mean per case when ``class_`` is None."""
-    rows = result.per_case[(result.per_case["metric"] == metric) & (result.per_case["status"] != "failed")]
+    rows = result.per_case[(result.per_case["metric"] == metric) & (result.per_case["status"] != Status.FAILED.value)]
     if class_ is not None or (rows["class"] == "all").all():
         selected = rows[rows["class"] == (class_ or "all")]
         return selected["value"].to_numpy(dtype=float)
@@ -200,11 +239,11 @@ def statistic_of(values: np.ndarray, statistic: str) -> float:
     q = {"median": 50.0, "q25": 25.0, "q75": 75.0}.get(statistic)
     if q is None:
         q = float(statistic[1:])
-    return float(np.percentile(finite, q))
+    return float(column_quantiles(finite[:, None], (q / 100.0,))[0][0])
 
 
 def gate_value(gate: Gate, result) -> float:
-    """The number ``gate`` compares, read from a :class:`segeval.api.ScoreResult`."""
+    """The number ``gate`` compares, read from a :class:`segeval.pipeline.result.ScoreResult`."""
     if gate.metric == "failed":
         return float(len(result.failed))
     if gate.metric == "missing":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from segeval.errors import InputError, UsageError
-from segeval.gate import Gate, GateResult, canonical_metric, metric_direction, resolve_class, verdict
+from segeval.metrics.catalog import Better, resolve_metric
+from segeval.quality.gates import Gate, GateResult, resolve_class, verdict
 from segeval.stats import bootstrap_mean_ci, wilcoxon_p
+from segeval.status import Status
 
 COMPARISON_COLUMNS = [
     "class",
@@ -35,10 +36,6 @@ COMPARISON_COLUMNS = [
     "p_value",
     "higher_is_better",
 ]
-_LIMIT = re.compile(
-    r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_\-]*)\s*(?:\[(?P<cls>[^\]]+)\])?\s*=\s*(?P<value>[0-9.eE+-]+)\s*$"
-)
-SKIPPED_FAMILIES = {"tp", "fp", "fn", "tn", "ref_volume", "pred_volume"}
 
 
 @dataclass
@@ -123,37 +120,6 @@ def _labels_from(summary_path: Path, per_case: pd.DataFrame) -> tuple[list[int],
     return labels, list(pairs["class_name"]), [v for v in labels if v != 0]
 
 
-def parse_limits(items: list[str] | tuple[str, ...], kind: str) -> list[Gate]:
-    """``["dice=0.01", "hd95[liver]=0.5"]`` → gates on the change of the mean (``delta``).
-
-    ``kind`` is ``"drop"`` (the mean may fall by at most the value) or ``"rise"``.
-    """
-    gates = []
-    for item in items:
-        match = _LIMIT.match(item)
-        if match is None:
-            raise UsageError(f"cannot parse --max-{kind} {item!r}", hint="write METRIC[CLASS]=AMOUNT, e.g. dice=0.01")
-        metric = canonical_metric(match["metric"])
-        amount = float(match["value"])
-        if amount < 0:
-            raise UsageError(f"--max-{kind} {item!r}: the amount must be >= 0")
-        cls = match["cls"].strip() if match["cls"] else None
-        target = f"{metric}[{cls}]" if cls else metric
-        expression = f"{target}.delta >= {-amount:g}" if kind == "drop" else f"{target}.delta <= {amount:g}"
-        gates.append(
-            Gate(
-                expression=expression,
-                metric=metric,
-                class_=cls,
-                statistic="delta",
-                comparator=">=" if kind == "drop" else "<=",
-                threshold=-amount if kind == "drop" else amount,
-                source=f"--max-{kind}",
-            )
-        )
-    return gates
-
-
 def compare_reports(
     baseline: Report, current: Report, *, level: float = 0.95, limits: list[Gate] | None = None
 ) -> Comparison:
@@ -194,7 +160,8 @@ def compare_reports(
 
 
 def _usable(per_case: pd.DataFrame) -> pd.DataFrame:
-    rows = per_case[(per_case["status"] != "failed") & ~per_case["metric"].isin(SKIPPED_FAMILIES)]
+    without_direction = {m for m in per_case["metric"].unique() if _direction_of(m) is Better.NONE}
+    rows = per_case[(per_case["status"] != Status.FAILED.value) & ~per_case["metric"].isin(without_direction)]
     return rows[["case", "class", "class_name", "metric", "value"]].astype({"class": str})
 
 
@@ -208,10 +175,7 @@ def _change_row(cls, name, metric, base: np.ndarray, cur: np.ndarray, level: flo
     both = ~np.isnan(base) & ~np.isnan(cur)
     diff = cur[both] - base[both]
     low, high = bootstrap_mean_ci(diff, level) if level > 0 else (math.nan, math.nan)
-    try:
-        better = metric_direction(metric)
-    except UsageError:
-        better = None
+    better = {Better.HIGHER: True, Better.LOWER: False}.get(_direction_of(metric))
     return {
         "class": cls,
         "class_name": name,
@@ -237,9 +201,8 @@ def _worst_cases(merged: pd.DataFrame, foreground: list[int], limit: int = 10) -
     if rows.empty:
         rows = merged[merged["metric"] == metric]
     means = rows.groupby("case")[["value_base", "value_cur"]].mean()
-    better = metric_direction(metric)
     delta = means["value_cur"] - means["value_base"]
-    order = delta.sort_values(ascending=better is not False).dropna().head(limit)
+    order = delta.sort_values(ascending=_direction_of(metric) is not Better.LOWER).dropna().head(limit)
     return pd.DataFrame(
         {
             "case": order.index,
@@ -263,8 +226,16 @@ def _limit_verdict(gate: Gate, table: pd.DataFrame, current: Report) -> GateResu
     return verdict(gate, float(rows["delta"].iloc[0]))
 
 
+def _direction_of(metric: str) -> Better:
+    """The catalog direction of a report's metric (``none`` for a name the catalog does not know)."""
+    try:
+        return resolve_metric(metric).direction.better
+    except UsageError:
+        return Better.NONE
+
+
 def report_from_result(result) -> Report:
-    """A :class:`Report` view of a fresh :class:`segeval.api.ScoreResult`."""
+    """A :class:`Report` view of a fresh :class:`segeval.pipeline.result.ScoreResult`."""
     return Report(
         per_case=result.per_case,
         labels=result.labels,
@@ -272,51 +243,3 @@ def report_from_result(result) -> Report:
         foreground_labels=result.foreground_labels,
         source="this run",
     )
-
-
-def comparison_markdown(comparison: Comparison) -> str:
-    """A Markdown page of a comparison: changes of the foreground and case-level means, limits, worst cases."""
-    from segeval.report.ci import _table
-    from segeval.report.render import format_number
-
-    lines = [
-        f"## segeval compare: {'✅ passed' if comparison.passed else '❌ failed'}",
-        "",
-        f"Baseline `{comparison.baseline}`, current `{comparison.current}`.",
-        "",
-    ]
-    rows = comparison.table[comparison.table["class"].isin(["foreground", "all"])]
-    lines += _table(
-        ["class", "metric", "n", "baseline", "current", "delta", "95% CI", "p"],
-        [
-            [
-                r["class"],
-                r["metric"],
-                r["n_pairs"],
-                r["baseline_mean"],
-                r["current_mean"],
-                r["delta"],
-                f"[{format_number(r['ci_low'])}, {format_number(r['ci_high'])}]",
-                r["p_value"],
-            ]
-            for _, r in rows.iterrows()
-        ],
-    )
-    if comparison.gates:
-        lines += ["", "### Limits", ""]
-        lines += _table(
-            ["limit", "delta", "result"],
-            [[g.gate.expression, g.value, "pass" if g.passed else "**FAIL**"] for g in comparison.gates],
-        )
-    if not comparison.worst_cases.empty:
-        lines += ["", "### Cases that got most worse", ""]
-        lines += _table(
-            ["case", "metric", "baseline", "current", "delta"], comparison.worst_cases.head(10).values.tolist()
-        )
-    if comparison.only_baseline or comparison.only_current:
-        lines += [
-            "",
-            f"Cases only in the baseline: {', '.join(comparison.only_baseline) or 'none'}; "
-            f"only in the current report: {', '.join(comparison.only_current) or 'none'}.",
-        ]
-    return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Turn what a prediction file holds into a label map, in torch on the compute device.
+"""Stage 3, decode: turn what a prediction file holds into a label map, in torch on the compute device.
 
 A prediction may be
 
@@ -15,23 +15,13 @@ infinite values are an input error.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from segeval.errors import InputError
-
-
-class PredKind(str, enum.Enum):
-    """What a prediction file holds (``--pred-kind``)."""
-
-    AUTO = "auto"
-    LABELS = "labels"
-    PROBS = "probs"
-    LOGITS = "logits"
-
+from segeval.options import PredKind
 
 DEFAULT_THRESHOLDS = {PredKind.PROBS: 0.5, PredKind.LOGITS: 0.0}
 

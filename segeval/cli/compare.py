@@ -1,0 +1,78 @@
+"""``segeval compare BASELINE CURRENT``: what changed between two reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from segeval.cli.common import FormatOpt, handle_errors, stdout_console
+from segeval.errors import ExitCode, UsageError
+from segeval.options import OutputFormat
+
+EPILOG = (
+    "Examples:\n\n  segeval compare reports_main/ reports_pr/\n\n"
+    "  segeval compare reports_main/ reports_pr/ --max-drop dice=0.01 --max-rise hd95=0.5 --junit cmp.xml"
+)
+
+
+@handle_errors
+def compare(
+    baseline: Annotated[
+        Path,
+        typer.Argument(
+            help="Baseline report: a folder from --out, its summary.json or per_case.csv.", show_default=False
+        ),
+    ],
+    current: Annotated[Path, typer.Argument(help="Current report, in the same forms.", show_default=False)],
+    max_drop: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Largest allowed fall of a mean, e.g. dice=0.01 or dice[liver]=0.02 (repeatable)."),
+    ] = None,
+    max_rise: Annotated[
+        Optional[list[str]], typer.Option(help="Largest allowed rise of a mean, e.g. hd95=0.5 (repeatable).")
+    ] = None,
+    ci: Annotated[float, typer.Option(help="Coverage of the bootstrap interval of the mean paired difference.")] = 0.95,
+    all_classes: Annotated[
+        bool, typer.Option("--all-classes", help="Show every class, not only foreground means and case-level metrics.")
+    ] = False,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", "-o", help="Write comparison.csv and comparison.json here.")
+    ] = None,
+    junit: Annotated[Optional[Path], typer.Option(help="Write the limit verdicts as JUnit XML.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown summary of the changes.")] = None,
+    output_format: FormatOpt = OutputFormat.TABLE,
+) -> None:
+    """Compare two reports: change of each mean over paired cases, with a bootstrap 95% interval and a
+    Wilcoxon signed-rank p-value; the cases that got most worse; cases in only one report.
+    Exit code 1 when a --max-drop/--max-rise limit is exceeded."""
+    from segeval.quality.compare import compare_reports, read_report
+    from segeval.quality.gates import parse_limits
+    from segeval.report.ci import comparison_markdown, write_junit
+    from segeval.report.render import render_comparison, render_gates
+    from segeval.report.writers import json_text, prepare_out_dir, write_atomic, write_csv, write_json
+
+    if not 0.0 < ci < 1.0:
+        raise UsageError(f"--ci must be in (0, 1), got {ci}")
+    limits = parse_limits(tuple(max_drop or ()), "drop") + parse_limits(tuple(max_rise or ()), "rise")
+    comparison = compare_reports(read_report(baseline), read_report(current), level=ci, limits=limits)
+    if out is not None:
+        folder = prepare_out_dir(out)
+        write_csv(folder / "comparison.csv", comparison.table)
+        write_json(folder / "comparison.json", comparison.as_dict())
+    if junit is not None:
+        write_junit(junit, comparison.gates, [])
+    if markdown is not None:
+        text = comparison_markdown(comparison)
+        write_atomic(markdown, lambda handle: handle.write(text))
+    console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)
+    if output_format is OutputFormat.JSON:
+        console.file.write(json_text(comparison.as_dict()))
+    elif output_format is OutputFormat.CSV:
+        console.file.write(comparison.table.to_csv(index=False))
+    elif output_format is OutputFormat.TABLE:
+        render_comparison(comparison, console, classes=() if all_classes else ("foreground", "all"))
+        if comparison.gates:
+            render_gates(comparison.gates, console)
+    raise typer.Exit(code=int(ExitCode.OK if comparison.passed else ExitCode.GATE_FAILED))

@@ -1,0 +1,56 @@
+"""``segeval metrics``: the metric catalog."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from segeval.cli.common import handle_errors, stdout_console
+from segeval.options import OutputFormat
+
+
+@handle_errors
+def metrics_command(
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.", case_sensitive=False)
+    ] = OutputFormat.TABLE,
+) -> None:
+    """The metric catalog: name, aliases, level, direction, range, unit, formula and reference."""
+    from segeval.metrics.catalog import catalog_rows
+
+    rows = catalog_rows()
+    if output_format is OutputFormat.JSON:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if output_format is OutputFormat.CSV:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(
+            {**row, "aliases": " ".join(row["aliases"]), "range": " ".join(map(str, row["range"]))} for row in rows
+        )
+        typer.echo(text.getvalue(), nl=False)
+        return
+    if output_format is OutputFormat.QUIET:
+        return
+    console = stdout_console()
+    table = Table(title="segeval metrics", box=box.SIMPLE_HEAD if console.is_terminal else None, title_justify="left")
+    for column in ("name", "aliases", "level", "better", "unit", "formula", "reference"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            ", ".join(row["aliases"]),
+            row["level"],
+            row["direction"],
+            row["unit"],
+            row["formula"],
+            row["reference"],
+        )
+    console.print(table, markup=False)

@@ -1,0 +1,127 @@
+"""``segeval score``: its options come from the option table; the work is :func:`segeval.score`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from segeval.cli.common import handle_errors, progress_bar, resolve_settings, stderr, stdout_console, with_table_options
+from segeval.errors import ExitCode
+from segeval.options import Command, OutputFormat
+
+EPILOG = (
+    "Examples:\n\n  segeval score preds/ gts/\n\n"
+    "  segeval score preds/ gts/ --out reports/ --num-classes 4 --ignore-index 255\n\n"
+    "  segeval score preds/ gts/ --gate 'dice>=0.85' --gate 'failed==0' --junit gates.xml\n\n"
+    "  segeval score --pairs manifest.csv --format json"
+)
+
+
+@handle_errors
+@with_table_options(Command.SCORE)
+def score(
+    preds: Annotated[
+        Optional[Path],
+        typer.Argument(
+            help="Folder (or file) of predictions: label maps, probability maps or logits.", show_default=False
+        ),
+    ] = None,
+    gts: Annotated[
+        Optional[Path], typer.Argument(help="Folder (or file) of ground-truth label maps.", show_default=False)
+    ] = None,
+    **options,
+) -> None:
+    """Score predictions against ground truths: per-case and summary metrics.
+
+    Pairs files by name (extension stripped), reads PNG/TIFF/BMP, NIfTI/MHA/NRRD and NPY/NPZ,
+    counts one confusion matrix per case and derives Dice, IoU, precision, recall, specificity,
+    volume similarity, pixel accuracy, mean pixel accuracy, mIoU, FWIoU and mean Dice, per case
+    and pooled over the dataset; with --metrics, also distance metrics (HD, HD95, ASSD, NSD …)
+    in mm where the files have spacing. Exit codes: 0 ok, 1 a gate failed, 2 usage error, 3 some cases
+    failed (3 wins over 1), 4 internal error.
+    """
+    from segeval.api import score as run_score
+    from segeval.config import build_config
+    from segeval.options import CONFIG_OPTIONS
+    from segeval.quality.gates import direction_warning
+
+    settings, sources = resolve_settings(options, Command.SCORE)
+    config = build_config(**{o.name: settings[o.name] for o in CONFIG_OPTIONS}, sources=sources)
+    for gate in config.parsed_gates():
+        if (warning := direction_warning(gate)) is not None:
+            stderr.print(f"warning: {warning}", markup=False)
+
+    fmt = settings["format"]
+    with progress_bar(settings["progress"] and stderr.is_terminal and fmt is not OutputFormat.QUIET) as advance:
+        result = run_score(preds, gts, config, progress=advance)
+    _write_outputs(result, settings["out"], settings["junit"], settings["markdown"])
+    _warn(result)
+    _render(result, fmt)
+    raise typer.Exit(code=int(run_exit_code(result)))
+
+
+def run_exit_code(result) -> ExitCode:
+    """3 when a case failed (input errors win), else 1 when a gate failed, else 0."""
+    if result.failed:
+        return ExitCode.INPUT
+    if not result.passed:
+        return ExitCode.GATE_FAILED
+    return ExitCode.OK
+
+
+def _write_outputs(result, out: Path | None, junit: Path | None, markdown: Path | None) -> None:
+    from segeval.cli.common import output_paths_note
+    from segeval.report.ci import write_junit, write_markdown
+
+    if out is not None:
+        stderr.print(output_paths_note(result.write(out)), markup=False)
+    if junit is not None:
+        write_junit(junit, result.gates, result.failed)
+    if markdown is not None:
+        write_markdown(markdown, result, result.gates, result.comparison)
+
+
+def _render(result, fmt: OutputFormat) -> None:
+    from segeval.report.render import render, render_comparison, render_gates
+
+    console = stdout_console(soft_wrap=fmt is not OutputFormat.TABLE)
+    render(result, fmt.value, console)
+    if fmt is OutputFormat.TABLE:
+        if result.comparison is not None:
+            render_comparison(result.comparison, console)
+        if result.gates:
+            render_gates(result.gates, console)
+
+
+def _warn(result) -> None:
+    """Warnings about the run on stderr: skipped files, missing and failed cases, remapped masks."""
+    if result.skipped_files:
+        stderr.print(
+            f"warning: skipped {len(result.skipped_files)} file(s) with unsupported extensions, e.g. "
+            f"{result.skipped_files[0]}",
+            markup=False,
+        )
+    if result.missing_pred:
+        what = "skipped" if result.skipped_missing else "scored as empty predictions"
+        stderr.print(
+            f"warning: {len(result.missing_pred)} case(s) without prediction {what}: "
+            f"{', '.join(result.missing_pred[:5])}",
+            markup=False,
+        )
+    if result.missing_gt:
+        stderr.print(
+            f"warning: {len(result.missing_gt)} prediction(s) without ground truth not scored: "
+            f"{', '.join(result.missing_gt[:5])}",
+            markup=False,
+        )
+    remapped = sum(1 for r in result.cases if r.gt_remapped_0_255 or r.pred_remapped_0_255)
+    if remapped:
+        stderr.print(f"note: {remapped} case(s) had 0/255 binary masks, read as labels 0/1", markup=False)
+    for record in result.failed:
+        stderr.print(f"failed: {record.case}: {record.error}", markup=False)
+    if result.failed:
+        stderr.print(
+            f"{len(result.failed)} of {len(result.cases)} case(s) failed; the others were scored", markup=False
+        )

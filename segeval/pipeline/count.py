@@ -1,0 +1,150 @@
+"""Stage 4, count: one joint histogram per case on the device; labels normalised and checked; distances.
+
+Label normalisation is decided once per case from the histogram (no extra pass over the pixels):
+a 0/255 binary image reads as labels 0/1, and reference pixels equal to the ignore index count
+nowhere. The same decision, kept as explicit fields of the record, is applied to the label maps
+of the distance metrics (:func:`normalised_label_maps`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from segeval.config import ScoreConfig
+from segeval.errors import InputError
+from segeval.metrics.confusion import RawCounts, drop_reference_value, joint_histograms, remap_values
+from segeval.pipeline.decode import decode_prediction, decode_reference, to_tensor
+from segeval.pipeline.load import BACKGROUND, CaseRecord, LoadedCase
+
+
+def count_batch(
+    batch: list[LoadedCase],
+    config: ScoreConfig,
+    device: torch.device,
+    distance_names: list[str] | None = None,
+    distance_options=None,
+) -> list[CaseRecord]:
+    """Decode each prediction and reference on ``device``, count the batch's joint histograms in one
+    call, and compute the distance metrics ``distance_names`` of each case when asked for."""
+    records: dict[str, CaseRecord] = {}
+    ready: list[tuple[CaseRecord, LoadedCase, torch.Tensor, torch.Tensor]] = []
+    for item in batch:
+        record = item.record
+        try:
+            gt = decode_reference(to_tensor(item.gt.array, device), path=item.gt.path)
+            if item.pred is None:
+                pred = torch.full_like(gt, BACKGROUND)
+            else:
+                decoded = decode_prediction(
+                    to_tensor(item.pred.array, device),
+                    kind=config.pred_kind,
+                    class_axis=record.class_axis,
+                    threshold=config.threshold,
+                    path=item.pred.path,
+                )
+                pred = (
+                    channel_labels(decoded.labels, item, config) if decoded.class_axis is not None else decoded.labels
+                )
+                record = replace(record, pred_kind=decoded.kind.value, threshold=decoded.threshold)
+            ready.append((record, item, pred, gt))
+        except Exception as exc:
+            record = record.failed(exc)
+        records[record.case] = record
+    histograms = joint_histograms([pred for _, _, pred, _ in ready], [gt for _, _, _, gt in ready])
+    for (record, item, pred, gt), counts in zip(ready, histograms):
+        try:
+            record = normalise_labels(record, counts, item, config)
+            if distance_names:
+                record = replace(
+                    record, distances=case_distances(record, pred, gt, config, distance_names, distance_options)
+                )
+        except Exception as exc:
+            record = record.failed(exc)
+        records[record.case] = record
+    return [records[item.record.case] for item in batch]
+
+
+def channel_labels(channels: torch.Tensor, item: LoadedCase, config: ScoreConfig) -> torch.Tensor:
+    """Label values of arg-max channel indices: channel i is ``config.labels[i]`` when labels are declared."""
+    if config.labels is None or list(config.labels) == list(range(len(config.labels))):
+        return channels
+    n_channels = item.pred.array.shape[item.record.class_axis]
+    if n_channels != len(config.labels):
+        raise InputError(
+            f"{item.pred.path}: {n_channels} channels but {len(config.labels)} declared labels "
+            f"{list(config.labels)}; channel i is scored as the i-th label"
+        )
+    return torch.tensor(config.labels, device=channels.device)[channels]
+
+
+def normalise_labels(record: CaseRecord, counts: RawCounts, item: LoadedCase, config: ScoreConfig) -> CaseRecord:
+    """The record with its counts: 0/255 images mapped to 0/1, ignored pixels dropped, labels checked.
+
+    Raises
+    ------
+    InputError
+        A prediction holding the ignore index where the reference is labelled; a label value
+        outside the declared labels (naming the file).
+    """
+    declared = set(config.labels) if config.labels is not None else None
+    remapped = {}
+    for side, image, present in (("gt", item.gt, counts.gt_values), ("pred", item.pred, counts.pred_values)):
+        remapped[side] = (
+            image is not None and image.format == "image" and _is_binary_255(present, declared, config.ignore_index)
+        )
+        if remapped[side]:
+            counts = remap_values(counts, {255: 1}, side=side)
+    if config.ignore_index is not None:
+        counts = drop_reference_value(counts, config.ignore_index)
+        if config.ignore_index in counts.pred_values:
+            raise InputError(
+                f"{item.pred.path if item.pred else record.case}: prediction holds the ignore index "
+                f"{config.ignore_index} on pixels the ground truth labels; predictions must hold class labels"
+            )
+    if declared is not None:
+        for image, present in ((item.gt, counts.gt_values), (item.pred, counts.pred_values)):
+            unknown = sorted(set(present.tolist()) - declared)
+            if unknown:
+                path = image.path if image is not None else record.case
+                raise InputError(
+                    f"{path}: label value {unknown[0]} is not among the declared labels "
+                    f"{', '.join(map(str, sorted(declared)))}"
+                    + (f" (also {', '.join(map(str, unknown[1:6]))})" if len(unknown) > 1 else "")
+                )
+    return replace(record, counts=counts, gt_remapped_0_255=remapped["gt"], pred_remapped_0_255=remapped["pred"])
+
+
+def _is_binary_255(present: np.ndarray, declared: set[int] | None, ignore_index: int | None) -> bool:
+    values = set(present.tolist())
+    return 255 in values and values <= {0, 255} and ignore_index != 255 and (declared is None or 255 not in declared)
+
+
+def normalised_label_maps(
+    pred: torch.Tensor, gt: torch.Tensor, record: CaseRecord, config: ScoreConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """The label maps as counted: 0/255 mapped to 0/1 as decided for the counts, and reference pixels
+    equal to the ignore index set to background on both sides (they belong to no surface)."""
+    pred_np, gt_np = pred.cpu().numpy(), gt.cpu().numpy()
+    if record.pred_remapped_0_255:
+        pred_np = np.where(pred_np == 255, 1, pred_np)
+    if record.gt_remapped_0_255:
+        gt_np = np.where(gt_np == 255, 1, gt_np)
+    if config.ignore_index is not None:
+        ignored = gt_np == config.ignore_index
+        if ignored.any():
+            pred_np, gt_np = np.where(ignored, BACKGROUND, pred_np), np.where(ignored, BACKGROUND, gt_np)
+    return pred_np, gt_np
+
+
+def case_distances(
+    record: CaseRecord, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig, names: list[str], options
+) -> dict[int, dict[str, tuple[float, str]]]:
+    """Distance metrics of every label present in the case (background only with ``include_background``)."""
+    from segeval.metrics.distance import distance_metrics
+
+    pred_np, gt_np = normalised_label_maps(pred, gt, record, config)
+    labels = [int(v) for v in record.counts.values if config.include_background or v != BACKGROUND]
+    return distance_metrics(pred_np, gt_np, labels, record.spacing_mm, names, options)

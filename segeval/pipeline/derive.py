@@ -1,0 +1,106 @@
+"""Stage 6, derive: every catalog metric of the scored cases, from their confusion matrices.
+
+Each counted metric of :data:`segeval.metrics.catalog.CATALOG` is computed by its own ``compute``,
+vectorised over cases, in float64 on the small C×C matrices; pooled values follow each metric's
+:class:`~segeval.metrics.catalog.Pooling`. Distance metrics come from the records (the count stage
+computed them) and are laid out the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from segeval.metrics.catalog import Derivation, Level, Pooling, counted_metrics
+from segeval.metrics.confusion import class_matrix
+from segeval.metrics.overlap import ClassCounts
+from segeval.pipeline.load import BACKGROUND, CaseRecord
+from segeval.status import STATUS_CODES, Status
+
+MetricArrays = dict[str, tuple[np.ndarray, np.ndarray]]
+"""metric name → (values, statuses): float64 and status-name arrays of shape (cases, classes) or (cases,)."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Every metric of the scored cases, per case and pooled."""
+
+    per_class: MetricArrays
+    """Class-level metrics, (cases, classes) arrays, in catalog order, then the distance metrics."""
+    per_case: MetricArrays
+    """Case-level metrics, (cases,) arrays, in catalog order."""
+    pooled_class: dict[str, np.ndarray]
+    """Pooled value of each class-level metric that has one, shape (classes,)."""
+    pooled_case: dict[str, float]
+    """Case-level metrics of the pooled confusion matrix."""
+    confusion: np.ndarray
+    """The confusion matrix summed over scored cases (rows = reference, columns = prediction)."""
+
+
+def derive(
+    records: list[CaseRecord],
+    labels: list[int],
+    *,
+    include_background: bool,
+    empty_score: float,
+    distance_names: list[str],
+) -> Derived:
+    """Compute every metric from the scored cases' confusion matrices and distances."""
+    scored = [r for r in records if r.scored]
+    n_classes = len(labels)
+    labels_arr = np.asarray(labels, dtype=np.int64)
+    cms = (
+        np.stack([class_matrix(r.counts, labels_arr) for r in scored])
+        if scored
+        else np.zeros((0, n_classes, n_classes), dtype=np.int64)
+    )
+    foreground = np.array([include_background or v != BACKGROUND for v in labels], dtype=bool)
+    per_cases = Derivation(empty_score, foreground, np.array([r.voxel_volume for r in scored])[:, None])
+    pooled = Derivation(empty_score, foreground, np.ones(1))
+    counts, pooled_counts = ClassCounts.from_confusion(cms), ClassCounts.from_confusion(cms.sum(axis=0))
+
+    per_class, pooled_class = {}, {}
+    for spec in counted_metrics(Level.CLASS):
+        per_class[spec.name] = _named(spec.compute(counts, per_cases))
+        if spec.pooling is Pooling.CONFUSION:
+            pooled_class[spec.name] = spec.compute(pooled_counts, pooled)[0]
+        elif spec.pooling is Pooling.SUM:
+            pooled_class[spec.name] = per_class[spec.name][0].sum(axis=0)
+    per_class.update(distance_arrays(scored, labels, distance_names))
+    per_case, pooled_case = {}, {}
+    for spec in counted_metrics(Level.CASE):
+        per_case[spec.name] = _named(spec.compute(counts, per_cases))
+        pooled_case[spec.name] = float(spec.compute(pooled_counts, pooled)[0])
+    return Derived(per_class, per_case, pooled_class, pooled_case, cms.sum(axis=0))
+
+
+def distance_arrays(scored: list[CaseRecord], labels: list[int], names: list[str]) -> MetricArrays:
+    """Distance metrics of the scored cases as (cases, classes) arrays.
+
+    A label absent from both masks of a case is NaN with status ``both_empty``; the background,
+    when it was not computed (``include_background`` off), is NaN with status ``not_computed`` and
+    is left out of the tables.
+    """
+    arrays: MetricArrays = {}
+    for name in names:
+        values = np.full((len(scored), len(labels)), np.nan)
+        status = np.full((len(scored), len(labels)), Status.BOTH_EMPTY.value, dtype=object)
+        for i, record in enumerate(scored):
+            present = set(record.counts.values.tolist())
+            for j, label in enumerate(labels):
+                if label in (record.distances or {}):
+                    value, value_status = record.distances[label][name]
+                    values[i, j], status[i, j] = value, str(value_status)
+                elif label in present:
+                    status[i, j] = Status.NOT_COMPUTED.value
+        arrays[name] = (values, status)
+    return arrays
+
+
+_STATUS_NAMES = np.array([status.value for status in STATUS_CODES], dtype=object)
+
+
+def _named(computed: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    values, codes = computed
+    return values, _STATUS_NAMES[codes]

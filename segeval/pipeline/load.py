@@ -1,0 +1,175 @@
+"""Stage 2, load: read both files of a case and check them against each other.
+
+A :class:`CaseRecord` is born here. Records are small and immutable: each later stage returns a
+new record (``dataclasses.replace``), so a chunk's records can travel between processes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from segeval.config import ScoreConfig
+from segeval.errors import InputError
+from segeval.io.pairing import CasePair
+from segeval.io.readers import ImageData, read_image
+from segeval.metrics.confusion import RawCounts
+from segeval.pipeline.decode import class_axis_for
+from segeval.status import Status
+
+BACKGROUND = 0
+"""The label of background: what a missing prediction predicts, and what mean Dice leaves out."""
+
+
+class SpacingSource(enum.StrEnum):
+    """Where the spacing of a case comes from."""
+
+    OPTION = "option"
+    REFERENCE = "reference file"
+    PREDICTION = "prediction file"
+    DEFAULT = "default (1 per pixel)"
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """Everything segeval knows about one case; ``counts`` is set once it has been scored."""
+
+    case: str
+    pred: Path | None
+    gt: Path
+    status: Status = Status.OK
+    """``ok``, ``missing_pred`` (scored as an empty prediction) or ``failed``."""
+    error: str | None = None
+    pred_kind: str | None = None
+    class_axis: int | None = None
+    threshold: float | None = None
+    shape: tuple[int, ...] | None = None
+    spacing_mm: tuple[float, ...] | None = None
+    spacing_source: SpacingSource | None = None
+    gt_remapped_0_255: bool = False
+    """The ground truth was a 0/255 binary image, read as labels 0/1."""
+    pred_remapped_0_255: bool = False
+    """The prediction was a 0/255 binary image, read as labels 0/1."""
+    counts: RawCounts | None = None
+    distances: dict[int, dict[str, tuple[float, Status]]] | None = None
+    """Distance metrics per label: ``{label: {metric: (value, status)}}``, when asked for."""
+
+    def failed(self, error: Exception) -> CaseRecord:
+        """This record as a failed case, with the one-line reason of ``error``."""
+        message = str(error) if isinstance(error, InputError) else f"internal error: {type(error).__name__}: {error}"
+        return replace(self, status=Status.FAILED, error=message, counts=None, distances=None)
+
+    @property
+    def scored(self) -> bool:
+        return self.status is not Status.FAILED and self.counts is not None
+
+    @property
+    def voxel_volume(self) -> float:
+        return float(np.prod(self.spacing_mm)) if self.spacing_mm else 1.0
+
+    @property
+    def notes(self) -> list[str]:
+        """What was done to the inputs, in words (``summary.json``)."""
+        return [
+            f"{side} 0/255 mapped to 0/1"
+            for side, remapped in (("ground truth", self.gt_remapped_0_255), ("prediction", self.pred_remapped_0_255))
+            if remapped
+        ]
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A case whose files are read and checked against each other, ready for the device."""
+
+    record: CaseRecord
+    pred: ImageData | None
+    gt: ImageData
+
+
+def load_case(pair: CasePair, config: ScoreConfig, palette: dict | None) -> LoadedCase | CaseRecord:
+    """Read both files of ``pair`` and check shapes and geometry; a failure returns the failed record."""
+    record = CaseRecord(
+        case=pair.case, pred=pair.pred, gt=pair.gt, status=Status.MISSING_PRED if pair.pred is None else Status.OK
+    )
+    try:
+        gt = read_image(pair.gt, palette=palette)
+        pred = read_image(pair.pred, palette=palette) if pair.pred is not None else None
+        record = replace(record, shape=tuple(gt.array.shape))
+        if pred is not None:
+            axis = class_axis_for(
+                pred.array.shape,
+                gt.array.shape,
+                requested=config.channel_axis,
+                format_hint=pred.channel_axis,
+                path=pred.path,
+            )
+            record = replace(record, class_axis=axis)
+        spacing, source = case_spacing(pred, gt, config)
+        record = replace(record, spacing_mm=spacing, spacing_source=source)
+        return LoadedCase(record=record, pred=pred, gt=gt)
+    except Exception as exc:  # one bad case never stops the run; it is reported as failed
+        return record.failed(exc)
+
+
+def case_spacing(pred: ImageData | None, gt: ImageData, config: ScoreConfig) -> tuple[tuple[float, ...], SpacingSource]:
+    """Spacing of a case and where it came from: --spacing, the reference file, the prediction file, or 1."""
+    ndim = gt.array.ndim
+    if pred is not None and pred.spacing_mm is not None and gt.spacing_mm is not None:
+        _check_geometry(pred, gt, config.geometry_tolerance)
+    if config.spacing is not None:
+        spacing = config.spacing * ndim if len(config.spacing) == 1 else config.spacing
+        if len(spacing) != ndim:
+            raise InputError(
+                f"{gt.path}: --spacing has {len(config.spacing)} values for a {ndim}-D image of shape {gt.array.shape}"
+            )
+        return spacing, SpacingSource.OPTION
+    if gt.spacing_mm is not None:
+        return _spatial(gt, ndim), SpacingSource.REFERENCE
+    if pred is not None and pred.spacing_mm is not None:
+        return _spatial(pred, ndim), SpacingSource.PREDICTION
+    return (1.0,) * ndim, SpacingSource.DEFAULT
+
+
+def _spatial(image: ImageData, ndim: int) -> tuple[float, ...]:
+    spacing = image.spacing_mm
+    if len(spacing) != ndim:
+        raise InputError(f"{image.path}: spacing {spacing} does not fit the {ndim}-D image")
+    return spacing
+
+
+def _check_geometry(pred: ImageData, gt: ImageData, tolerance: float) -> None:
+    for name in ("spacing_mm", "origin_mm", "direction"):
+        a, b = getattr(pred, name), getattr(gt, name)
+        if a is None or b is None:
+            continue
+        if len(a) != len(b) or not np.allclose(a, b, rtol=tolerance, atol=tolerance):
+            label = name.replace("_mm", "")
+            raise InputError(
+                f"{pred.path}: {label} {_fmt(a)} differs from the ground truth's {_fmt(b)} ({gt.path.name})",
+                hint="resample the prediction, or raise --geometry-tolerance",
+            )
+
+
+def _fmt(values: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+
+
+def load_ahead(
+    pairs: list[CasePair], config: ScoreConfig, palette: dict | None, workers: int
+) -> Iterator[LoadedCase | CaseRecord]:
+    """Load cases in ``workers`` threads, at most ``2 × workers`` ahead, yielding them in order
+    (the loss commands, which compute on the main thread)."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segeval-load") as pool:
+        pending: deque = deque()
+        for pair in pairs:
+            pending.append(pool.submit(load_case, pair, config, palette))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -1,0 +1,116 @@
+"""Stage 8, result: :class:`ScoreResult`, what :func:`segeval.score` returns.
+
+The tables are pandas DataFrames with exactly the data of ``per_case.csv`` and ``summary.csv``;
+``summary.json`` is built by :mod:`segeval.report.schema`, the files are written by
+:mod:`segeval.report.writers`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from segeval.config import ScoreConfig
+from segeval.errors import UsageError
+from segeval.pipeline.load import BACKGROUND, CaseRecord, SpacingSource
+from segeval.status import Status
+
+
+@dataclass
+class ScoreResult:
+    """The report tables of a run, and how they were made."""
+
+    per_case: pd.DataFrame
+    summary: pd.DataFrame
+    dataset: dict[str, float]
+    """Case-level metrics of the pooled confusion matrix."""
+    labels: list[int]
+    class_names: list[str]
+    confusion: np.ndarray
+    """The confusion matrix summed over scored cases (rows = reference, columns = prediction)."""
+    cases: list[CaseRecord]
+    config: ScoreConfig
+    distance_metrics: list[str]
+    """The distance metrics computed (from ``--metrics``, ``--hd-percentile`` and the gates)."""
+    inputs: dict[str, str | None]
+    missing_gt: list[str] = field(default_factory=list)
+    skipped_missing: list[str] = field(default_factory=list)
+    """Cases without prediction left out of the scores (``skip_missing``)."""
+    skipped_files: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+    gates: list = field(default_factory=list)
+    """:class:`segeval.quality.gates.GateResult` of the gates and of the baseline limits."""
+    comparison: object | None = None
+    """The :class:`segeval.quality.compare.Comparison` with ``config.baseline``, when one was given."""
+
+    @property
+    def foreground_labels(self) -> list[int]:
+        """Labels that class means average: all but the background (0) unless it is included."""
+        return [v for v in self.labels if self.config.include_background or v != BACKGROUND]
+
+    @property
+    def passed(self) -> bool:
+        """Every gate passed (True when there are none)."""
+        return all(g.passed for g in self.gates)
+
+    @property
+    def scored(self) -> list[CaseRecord]:
+        """Cases with scores."""
+        return [r for r in self.cases if r.scored]
+
+    @property
+    def failed(self) -> list[CaseRecord]:
+        """Cases that could not be scored, each with its one-line ``error``."""
+        return [r for r in self.cases if r.status is Status.FAILED]
+
+    @property
+    def missing_pred(self) -> list[str]:
+        """Cases with a ground truth and no prediction: scored as empty predictions, or skipped."""
+        return sorted([r.case for r in self.cases if r.status is Status.MISSING_PRED] + self.skipped_missing)
+
+    def metric(self, name: str, class_: int | str = "all", statistic: str = "mean") -> float:
+        """One number of the summary, e.g. ``result.metric("dice", 1)`` or ``("miou", statistic="pooled")``."""
+        from segeval.metrics.catalog import resolve_metric
+
+        canonical = resolve_metric(name).name
+        rows = self.summary[(self.summary["metric"] == canonical) & (self.summary["class"] == str(class_))]
+        if rows.empty:
+            raise UsageError(f"no summary value for metric {canonical!r} and class {class_!r}")
+        return float(rows.iloc[0][statistic])
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """For each metric, how many per-case values took each branch (ok, both_empty, one_empty, …)."""
+        counts = self.per_case.groupby(["metric", "status"], sort=False).size()
+        out: dict[str, dict[str, int]] = {}
+        for (metric, status), n in counts.items():
+            out.setdefault(metric, {})[status] = int(n)
+        return out
+
+    def units(self) -> dict[str, str]:
+        """Units of lengths and volumes in this run: ``mm``/``mm^d`` when every case has a physical
+        spacing (from a file or ``--spacing``), ``px`` when none has, ``mixed`` otherwise."""
+        physical = {r.spacing_source is not SpacingSource.DEFAULT for r in self.scored}
+        dims = {len(r.spacing_mm) for r in self.scored if r.spacing_mm}
+        if physical == {True}:
+            length, volume = "mm", f"mm^{dims.pop()}" if len(dims) == 1 else "mm^d"
+        elif physical == {False}:
+            length, volume = "px", "px"
+        else:
+            length, volume = "mixed", "mixed"
+        return {"distance": length, "volume": volume}
+
+    def to_dict(self) -> dict:
+        """The content of ``summary.json`` (NaN is written as null); see :mod:`segeval.report.schema`."""
+        from segeval.report.schema import summary_document
+
+        return summary_document(self)
+
+    def write(self, out: str | Path) -> dict[str, Path]:
+        """Write ``per_case.csv``, ``summary.csv`` and ``summary.json`` into ``out`` (atomically)."""
+        from segeval.report.writers import write_report
+
+        return write_report(out, self.per_case, self.summary, self.to_dict())

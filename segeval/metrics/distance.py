@@ -29,7 +29,6 @@ See ``docs/distance.md`` for the formulas, the conventions and their justificati
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,9 +37,7 @@ import numpy as np
 from segeval.errors import InputError, UnknownNameError, UsageError
 from segeval.metrics._edt import offset_lengths, squared_edt_torch
 from segeval.metrics.surface import (
-    STATUS_BOTH_EMPTY,
-    STATUS_OK,
-    STATUS_ONE_EMPTY,
+    CONVENTION_PRESETS,
     Convention,
     SurfaceDistances,
     _neighbour_offsets,
@@ -58,11 +55,11 @@ from segeval.metrics.surface import (
     surface_distances,  # noqa: F401 - the docstring examples use it
     worst_distance_mm,
 )
-from segeval.registry import normalise_name
+from segeval.options import DistanceEmpty
+from segeval.status import Status
 
 __all__ = [
     "CONVENTIONS",
-    "DISTANCE_METRICS",
     "EMPTY_POLICIES",
     "DistanceOptions",
     "average_symmetric_surface_distance",
@@ -76,20 +73,9 @@ __all__ = [
 ]
 
 #: Names of the built-in conventions (:data:`segeval.metrics.surface.CONVENTION_PRESETS`).
-CONVENTIONS = ("segeval", "monai", "medpy", "deepmind")
+CONVENTIONS = tuple(CONVENTION_PRESETS)
 #: What a distance metric is when exactly one mask is empty.
-EMPTY_POLICIES = ("worst", "nan", "inf")
-#: Canonical metric names (``hdNN`` stands for every percentile, e.g. ``hd95``, ``hd99.5``).
-DISTANCE_METRICS = (
-    "hd",
-    "hdNN",
-    "hd_percentile",
-    "assd",
-    "msd_pred_to_gt",
-    "msd_gt_to_pred",
-    "nsd",
-    "boundary_iou",
-)
+EMPTY_POLICIES = tuple(policy.value for policy in DistanceEmpty)
 #: Default width of the boundary band of boundary IoU, in mm.
 DEFAULT_BOUNDARY_IOU_WIDTH_MM = 2.0
 
@@ -198,33 +184,6 @@ def _check_choice(value, choices: Sequence[str], name: str) -> str:
 
 # --------------------------------------------------------------------------- names
 
-_ALIASES = {
-    "hd": "hd",
-    "hausdorff": "hd",
-    "hausdorff_distance": "hd",
-    "hd_percentile": "hd_percentile",
-    "hdp": "hd_percentile",
-    "percentile_hausdorff": "hd_percentile",
-    "percentile_hausdorff_distance": "hd_percentile",
-    "assd": "assd",
-    "average_symmetric_surface_distance": "assd",
-    "mean_symmetric_surface_distance": "assd",
-    "msd_pred_to_gt": "msd_pred_to_gt",
-    "asd_pred_to_gt": "msd_pred_to_gt",
-    "mean_surface_distance_pred_to_gt": "msd_pred_to_gt",
-    "msd_gt_to_pred": "msd_gt_to_pred",
-    "asd_gt_to_pred": "msd_gt_to_pred",
-    "mean_surface_distance_gt_to_pred": "msd_gt_to_pred",
-    "nsd": "nsd",
-    "surface_dice": "nsd",
-    "normalized_surface_dice": "nsd",
-    "normalised_surface_dice": "nsd",
-    "boundary_iou": "boundary_iou",
-    "biou": "boundary_iou",
-}
-_AMBIGUOUS = {"msd", "asd", "mean_surface_distance", "average_surface_distance"}
-_PERCENTILE_NAME = re.compile(r"^(?:hd|hausdorff)_?(\d+(?:[._]\d+)?)$")
-
 
 def parse_distance_metric(name: str) -> str | None:
     """Canonical name of a distance metric, or ``None`` when ``name`` is not one.
@@ -254,23 +213,15 @@ def parse_distance_metric(name: str) -> str | None:
     >>> parse_distance_metric("dice") is None
     True
     """
+    from segeval.metrics.catalog import resolve_metric
+
     if not isinstance(name, str):
         return None
-    key = normalise_name(name)
-    if key in _ALIASES:
-        return _ALIASES[key]
-    if key in _AMBIGUOUS:
-        raise UsageError(
-            f"metric {name!r} is ambiguous: the mean surface distance has a direction",
-            hint="use msd_pred_to_gt, msd_gt_to_pred or assd (symmetric)",
-        )
-    match = _PERCENTILE_NAME.match(key)
-    if match is None:
+    try:
+        spec = resolve_metric(name)  # the catalog holds every name and alias; ambiguous names raise here
+    except UnknownNameError:
         return None
-    p = float(match.group(1).replace("_", "."))
-    if p > 100:
-        raise UsageError(f"metric {name!r}: a Hausdorff percentile must be between 0 and 100")
-    return "hd" if p == 100 else f"hd{p:g}"
+    return spec.name if spec.needs_distances else None
 
 
 def _metric_percentile(metric: str, options: DistanceOptions) -> float | None:
@@ -299,9 +250,9 @@ def _directed(sd: SurfaceDistances, direction: str) -> tuple[np.ndarray, np.ndar
 def _empty_value(sd: SurfaceDistances, empty_policy: str, *, bounded: bool = False) -> float | None:
     """The metric value fixed by the empty policy, or ``None`` when both masks have a surface."""
     status = sd.status
-    if status == STATUS_OK:
+    if status == Status.OK:
         return None
-    if status == STATUS_BOTH_EMPTY or empty_policy == "nan":
+    if status == Status.BOTH_EMPTY or empty_policy == "nan":
         return math.nan
     _check_choice(empty_policy, EMPTY_POLICIES, "empty_policy")
     if bounded:
@@ -837,6 +788,8 @@ def _validate_label_maps(pred_labels, gt_labels) -> None:
 
 
 def _canonical_metrics(metrics: Sequence[str]) -> list[str]:
+    from segeval.metrics.catalog import list_metrics
+
     if isinstance(metrics, str):
         metrics = [metrics]
     out: list[str] = []
@@ -845,8 +798,7 @@ def _canonical_metrics(metrics: Sequence[str]) -> list[str]:
         if canonical is None:
             raise UnknownNameError(
                 f"unknown distance metric {name!r}",
-                hint="distance metrics: hd, hdNN (e.g. hd95), hd_percentile, assd, "
-                "msd_pred_to_gt, msd_gt_to_pred, nsd, boundary_iou",
+                hint="distance metrics: " + ", ".join(list_metrics("distance")).replace("hdNN", "hdNN (e.g. hd95)"),
             )
         if canonical not in out:
             out.append(canonical)
@@ -950,7 +902,7 @@ def distance_metrics(
     >>> pred = np.zeros((3, 3), np.uint8); pred[0, 1] = 1
     >>> gt = np.zeros((3, 3), np.uint8); gt[1, 1] = 1
     >>> distance_metrics(pred, gt, [1], (2.0, 1.0), ["hd", "hd95", "assd"])
-    {1: {'hd': (2.0, 'ok'), 'hd95': (2.0, 'ok'), 'assd': (2.0, 'ok')}}
+    {1: {'hd': (2.0, <Status.OK: 'ok'>), 'hd95': (2.0, <Status.OK: 'ok'>), 'assd': (2.0, <Status.OK: 'ok'>)}}
     """
     if not isinstance(options, DistanceOptions):
         raise UsageError(f"Expected `options` to be a DistanceOptions, got {type(options).__name__}")
@@ -976,12 +928,12 @@ def distance_metrics(
         box_p, box_g = pred_boxes.get(label), gt_boxes.get(label)
         boxes[label] = _union_box(box_p, box_g)
         if box_p is not None and box_g is not None:
-            statuses[label] = STATUS_OK
+            statuses[label] = Status.OK
         elif box_p is None and box_g is None:
-            statuses[label] = STATUS_BOTH_EMPTY
+            statuses[label] = Status.BOTH_EMPTY
         else:
-            statuses[label] = STATUS_ONE_EMPTY
-    present = [label for label in label_list if statuses[label] == STATUS_OK]
+            statuses[label] = Status.ONE_EMPTY
+    present = [label for label in label_list if statuses[label] == Status.OK]
 
     stats: dict[int, SurfaceDistances] = {}
     if want_surface and present:
@@ -1014,8 +966,8 @@ def distance_metrics(
     out: dict[int, dict[str, tuple[float, str]]] = {}
     for label in label_list:
         status = statuses[label]
-        if status == STATUS_BOTH_EMPTY:
-            out[label] = {name: (math.nan, STATUS_BOTH_EMPTY) for name in names}
+        if status == Status.BOTH_EMPTY:
+            out[label] = {name: (math.nan, Status.BOTH_EMPTY) for name in names}
             continue
         sd = stats.get(label)
         if sd is None and want_surface:  # one empty: no search, the empty policy decides
@@ -1023,7 +975,7 @@ def distance_metrics(
         row: dict[str, tuple[float, str]] = {}
         for name in names:
             if name == "boundary_iou":
-                if status == STATUS_OK:
+                if status == Status.OK:
                     bpad = band_pad(spacing, options.boundary_iou_width_mm)
                     value = _padded_boundary_iou(
                         padded_crop(pred_labels, boxes[label], bpad, label),

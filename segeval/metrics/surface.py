@@ -28,6 +28,7 @@ from segeval.errors import InputError, UsageError
 from segeval.metrics._edt import nearest_distances, search_margin, squared_edt_torch
 from segeval.metrics._lookup import neighbour_code_table
 from segeval.registry import Registry
+from segeval.status import Status
 
 __all__ = [
     "CONVENTION_PRESETS",
@@ -36,10 +37,6 @@ __all__ = [
     "get_convention",
     "surface_distances",
 ]
-
-STATUS_OK = "ok"
-STATUS_ONE_EMPTY = "one_empty"
-STATUS_BOTH_EMPTY = "both_empty"
 
 
 @dataclass(frozen=True)
@@ -211,10 +208,10 @@ class SurfaceDistances:
         return int(self.gt_weights.size)
 
     @property
-    def status(self) -> str:
-        """``"ok"``, ``"one_empty"`` or ``"both_empty"``."""
+    def status(self) -> Status:
+        """``ok``, ``one_empty`` or ``both_empty``."""
         empty = (self.n_pred == 0) + (self.n_gt == 0)
-        return (STATUS_OK, STATUS_ONE_EMPTY, STATUS_BOTH_EMPTY)[empty]
+        return (Status.OK, Status.ONE_EMPTY, Status.BOTH_EMPTY)[empty]
 
 
 # --------------------------------------------------------------------------- validation

@@ -270,8 +270,13 @@ def degraded_pair(
 
 
 def _dice(prediction: np.ndarray, reference: np.ndarray) -> float:
-    total = int(prediction.sum()) + int(reference.sum())
-    return 1.0 if total == 0 else 2.0 * int((prediction & reference).sum()) / total
+    """The catalog's Dice of the foreground, from counts, with the empty policy explicit: both empty is 1."""
+    from segeval.metrics.overlap import ClassCounts, dice
+
+    tp = int((prediction & reference).sum())
+    fp, fn = int(prediction.sum()) - tp, int(reference.sum()) - tp
+    counts = ClassCounts(*(np.array([float(v)]) for v in (tp, fp, fn, prediction.size - tp - fp - fn)))
+    return float(dice(counts, empty_score=1.0)[0][0])
 
 
 def _hd95(prediction: np.ndarray, reference: np.ndarray, spacing: tuple[float, ...]) -> tuple[float, str]:

@@ -7,8 +7,8 @@ Conventions (rows = reference / ground truth, columns = prediction):
   :math:`FN = \\sum_p cm_{cp} - TP`, :math:`TN = N - TP - FP - FN`.
 
 The histogram is computed in torch on the chosen device (:func:`joint_histogram`); everything
-derived from it runs in float64 NumPy on the small C×C matrices (:func:`overlap_metrics`,
-:func:`case_metrics`), vectorised over cases.
+derived from it runs in float64 NumPy on the small C×C matrices (each catalog metric's ``compute``,
+:mod:`segeval.metrics.overlap`), vectorised over cases.
 """
 
 from __future__ import annotations

@@ -657,3 +657,25 @@ def merge(*layers: tuple[str, dict[str, object]]) -> tuple[dict[str, object], di
                             sources.pop(other, None)
             settings[name], sources[name] = value, source
     return settings, sources
+
+
+def markdown_table() -> str:
+    """The option table as Markdown, by panel (docs/cli.md embeds it; a test keeps it in sync)."""
+    lines = []
+    for panel in Panel:
+        rows = [option for option in OPTIONS if option.panel is panel]
+        lines += [f"**{panel.value}**", "", "| option | value | default | settings-file key | commands | meaning |",
+                  "|---|---|---|---|---|---|"]
+        for option in rows:
+            flag = f"`{option.flag}`" + (f", `{option.short}`" if option.short else "")
+            if option.type.flag:
+                flag = f"`{option.flag}/--no-{option.flag[2:]}`" + (f", `{option.short}`" if option.short else "")
+            value = "flag" if option.type.flag else f"`{option.type.metavar}`"
+            if option.type.repeatable:
+                value += " (repeatable)"
+            default = "" if option.default in (None, (), "") else f"`{getattr(option.default, 'value', option.default)}`"
+            key = f"`{option.file_keys[0].replace('_', '-')}`" if option.in_file else "—"
+            commands = ", ".join(command.value for command in Command if command in option.commands)
+            lines.append(f"| {flag} | {value} | {default} | {key} | {commands} | {option.help.replace('|', '/')} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -25,7 +25,7 @@ def case_metrics(cm, foreground, empty_score=np.nan):
 
 
 def lung_grid():
-    """The seeds' 10×10 lung example: GT rows 1-5, cols 2-5 (20 px); a good and a bad prediction."""
+    """The 10×10 grid of docs/worked-examples.md: GT rows 1-5, cols 2-5 (20 px); a good and a bad prediction."""
     gt = np.zeros((10, 10), np.int64)
     gt[1:6, 2:6] = 1
     good = gt.copy()
@@ -68,14 +68,14 @@ def reference_class(pred, gt, label):
     "which, dice, iou",
     [("good", 38 / 39, 19 / 20), ("bad", 10 / 27, 5 / 22)],
 )
-def test_seed_lung_grid_dice_and_iou(which, dice, iou):
+def test_worked_example_grid_dice_and_iou(which, dice, iou):
     gt, good, bad = lung_grid()
     metrics = class_metrics(confusion(good if which == "good" else bad, gt, [0, 1]))
     assert metrics["dice"][0][1] == pytest.approx(dice, abs=1e-15)
     assert metrics["iou"][0][1] == pytest.approx(iou, abs=1e-15)
 
 
-def test_seed_grid_bad_prediction_counts_by_hand():
+def test_worked_example_grid_bad_prediction_counts_by_hand():
     gt, _, bad = lung_grid()
     metrics = class_metrics(confusion(bad, gt, [0, 1]))
     assert [metrics[k][0][1] for k in ("tp", "fp", "fn", "tn")] == [5, 2, 15, 78]
@@ -85,8 +85,8 @@ def test_seed_grid_bad_prediction_counts_by_hand():
     assert metrics["volume_similarity"][0][1] == pytest.approx(1 - 13 / 27)
 
 
-def test_miou_is_tp_over_tp_fp_fn_not_the_seed_formula():
-    # The seed post writes mIoU per class as TP / (FP + FN - TP); the definition is TP / (TP + FP + FN).
+def test_miou_is_tp_over_tp_fp_fn_not_the_blog_formula():
+    # A blog post writes mIoU per class as TP / (FP + FN - TP) (docs/metrics.md); the definition is TP / (TP + FP + FN).
     gt, _, bad = lung_grid()
     cm = confusion(bad, gt, [0, 1])
     iou_bg = 78 / (78 + 15 + 2)

@@ -176,7 +176,7 @@ def method_monai(pred_path, gt_path, labels):
     hd = compute_hausdorff_distance(yp, yg, **kw)[0]
     hd95 = compute_hausdorff_distance(yp, yg, percentile=95, **kw)[0]
     assd = compute_average_surface_distance(yp, yg, symmetric=True, **kw)[0]
-    return {l: [float(hd[i]), float(hd95[i]), float(assd[i])] for i, l in enumerate(labels)}
+    return {label: [float(hd[i]), float(hd95[i]), float(assd[i])] for i, label in enumerate(labels)}
 
 
 def method_medpy(pred_path, gt_path, labels):
@@ -184,12 +184,12 @@ def method_medpy(pred_path, gt_path, labels):
 
     pred, gt, spacing = read_case(pred_path, gt_path)
     out = {}
-    for l in labels:
-        p, g = pred == l, gt == l
+    for label in labels:
+        p, g = pred == label, gt == label
         try:
-            out[l] = [mb.hd(p, g, spacing), mb.hd95(p, g, spacing), mb.assd(p, g, spacing)]
+            out[label] = [mb.hd(p, g, spacing), mb.hd95(p, g, spacing), mb.assd(p, g, spacing)]
         except RuntimeError:  # MedPy refuses an empty mask
-            out[l] = [math.nan] * 3
+            out[label] = [math.nan] * 3
     return out
 
 
@@ -198,10 +198,10 @@ def method_deepmind(pred_path, gt_path, labels):
 
     pred, gt, spacing = read_case(pred_path, gt_path)
     out = {}
-    for l in labels:
-        dist = sd.compute_surface_distances(gt == l, pred == l, spacing)
+    for label in labels:
+        dist = sd.compute_surface_distances(gt == label, pred == label, spacing)
         a = sd.compute_average_surface_distance(dist)
-        out[l] = [
+        out[label] = [
             float(sd.compute_robust_hausdorff(dist, 100)),
             float(sd.compute_robust_hausdorff(dist, 95)),
             float((a[0] + a[1]) / 2),

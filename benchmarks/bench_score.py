@@ -18,10 +18,11 @@ Ratios are relative to decode. Results are appended to --results with the machin
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,7 @@ def main() -> None:
     import torch
 
     lines = [
-        f"\n## segeval score, overlap metrics — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n",
+        f"\n## segeval score, overlap metrics — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n",
         f"Machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} threads; device cpu.",
         f"Command: `python benchmarks/bench_score.py{' --quick' if args.quick else ''}` "
         f"(best of {args.repeats}; per case = wall time / cases).\n",
@@ -136,11 +137,13 @@ def main() -> None:
     ]
     for name, (preds, gts) in sets.items():
         n = len(list(gts.iterdir()))
-        decode = best_of(args.repeats, lambda: decode_only(preds, gts))
-        numpy_t = best_of(args.repeats, lambda: numpy_loop(preds, gts))
-        seg = best_of(args.repeats, lambda: segeval.score(preds, gts, device="cpu"))
-        seg1 = best_of(args.repeats, lambda: segeval.score(preds, gts, device="cpu", workers=1))
-        dist = best_of(args.repeats, lambda: segeval.score(preds, gts, device="cpu", metrics=["hd", "hd95", "assd"]))
+        decode = best_of(args.repeats, functools.partial(decode_only, preds, gts))
+        numpy_t = best_of(args.repeats, functools.partial(numpy_loop, preds, gts))
+        seg = best_of(args.repeats, functools.partial(segeval.score, preds, gts, device="cpu"))
+        seg1 = best_of(args.repeats, functools.partial(segeval.score, preds, gts, device="cpu", workers=1))
+        dist = best_of(
+            args.repeats, functools.partial(segeval.score, preds, gts, device="cpu", metrics=["hd", "hd95", "assd"])
+        )
         desc = "PNG 512×512, 6 classes" if name == "png" else "NIfTI 256×256×128 .nii.gz, 3 labels"
         lines.append(
             f"| {desc} | {n} | {1000 * decode / n:.1f} | {numpy_t / decode:.2f}× "

@@ -1,8 +1,10 @@
 """Inputs for the loss tests: seeded logits/targets per mode, perfect and inverted predictions,
-the seed blogs' 10x10 grids, and a loader for the test-only reference libraries."""
+the seed blogs' 10x10 grids, a loader for the test-only reference libraries, and ``Failures``,
+which lets one test check a rule on every loss and report all that break it."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import types
@@ -55,6 +57,31 @@ def empty_target(mode: str, batch=2, classes=3, spatial=(5, 6)):
     channels = 1 if mode == "binary" else classes
     t = torch.zeros(batch, channels, *spatial)
     return t, t.numpy().astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- one rule, every loss
+
+
+class Failures:
+    """The failures of one rule checked case by case: the test reports every case that breaks it, not the first.
+
+    ``with failures.case(label): ...`` for each case, then ``failures.check()`` once.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    @contextlib.contextmanager
+    def case(self, label: str):
+        """Run the block; an exception is recorded under ``label`` instead of stopping the loop."""
+        try:
+            yield
+        except Exception as error:  # every case is reported, not only the first that fails
+            self.messages.append(f"{label}: {type(error).__name__}: {error}")
+
+    def check(self) -> None:
+        """Fail once, naming every case that failed."""
+        assert not self.messages, f"{len(self.messages)} case(s) failed:\n" + "\n".join(self.messages)
 
 
 # ----------------------------------------------------------------------------- seed grids

@@ -1,4 +1,7 @@
-"""The catalog's public face: list_losses, get_loss, loss_spec, LossSpec, buffers, docs and doctests."""
+"""The catalog's public face: list_losses, get_loss, loss_spec, LossSpec, buffers, docs and doctests.
+
+The per-loss checks of each catalog entry (spec, defaults text, constructor contract) are in
+``test_loss_conformance.test_wiring``."""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ import re
 
 import pytest
 import torch
+from loss_cases import Failures, make_case
 
-from loss_cases import make_case
 from segeval.losses import Family, LossSpec, get_loss, list_losses, loss_spec
 from segeval.losses.catalog import catalog_markdown
 
@@ -73,13 +76,16 @@ def test_every_issue_name_is_in_the_catalog():
     assert len(set(list_losses())) == len(list_losses())
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_list_losses_by_family(family):
-    assert set(list_losses(family)) == FAMILIES[family]
-    assert list_losses(Family(family)) == list_losses(family)
-    assert list_losses(family.upper()) == list_losses(family)
-    for name in FAMILIES[family]:
-        assert loss_spec(name).family == family
+def test_list_losses_by_family():
+    failures = Failures()
+    for family, names in FAMILIES.items():
+        with failures.case(family):
+            assert set(list_losses(family)) == names
+            assert list_losses(Family(family)) == list_losses(family)
+            assert list_losses(family.upper()) == list_losses(family)
+            for name in names:
+                assert loss_spec(name).family == family, name
+    failures.check()
 
 
 def test_list_losses_keeps_catalog_order():
@@ -89,9 +95,9 @@ def test_list_losses_keeps_catalog_order():
         assert subset == [n for n in everything if n in subset]
 
 
-@pytest.mark.parametrize(
-    ("alias", "name"),
-    [
+def test_aliases_and_normalised_names():
+    failures = Failures()
+    for alias, name in [
         ("jaccard", "iou"),
         ("GDL", "generalized_dice"),
         ("hd", "hausdorff_dt"),
@@ -99,11 +105,11 @@ def test_list_losses_keeps_catalog_order():
         ("cross entropy", "ce"),
         ("lovasz_softmax", "lovasz"),
         ("dice_ce", "ce_dice"),
-    ],
-)
-def test_aliases_and_normalised_names(alias, name):
-    assert loss_spec(alias).name == name
-    assert isinstance(get_loss(alias), loss_spec(name).module)
+    ]:
+        with failures.case(alias):
+            assert loss_spec(alias).name == name
+            assert isinstance(get_loss(alias), loss_spec(name).module)
+    failures.check()
 
 
 def test_loss_spec_is_frozen():
@@ -111,21 +117,6 @@ def test_loss_spec_is_frozen():
     assert isinstance(spec, LossSpec)
     with pytest.raises(dataclasses.FrozenInstanceError):
         spec.name = "other"  # type: ignore[misc]
-
-
-@pytest.mark.parametrize("name", ISSUE_NAMES)
-def test_get_loss_returns_a_module_constructible_with_mode_and_from_logits_only(name):
-    """The CLI's contract: get_loss(name, mode=..., from_logits=...) works on (B, C, *S) input."""
-    for mode in ("binary", "multiclass"):
-        for from_logits in (True, False):
-            loss = get_loss(name, mode=mode, from_logits=from_logits)
-            assert isinstance(loss, torch.nn.Module)
-            z, t, _ = make_case(mode, seed=3, dtype=torch.float32)
-            if not from_logits:
-                z = torch.softmax(z, 1) if mode == "multiclass" else torch.sigmoid(z)
-                if loss_spec(name).input_kind == "log-probabilities":
-                    z = torch.log(z)
-            assert torch.isfinite(loss(z, t))
 
 
 def test_specs_say_which_losses_run_cpu_transforms():
@@ -136,27 +127,6 @@ def test_specs_say_which_losses_run_cpu_transforms():
         "shape_aware",
     }
     assert {n for n in list_losses() if loss_spec(n).input_kind != "logits"} == {"nll"}
-
-
-_ASSIGNMENT = re.compile(r"\b([a-z_]+)=([^;,\s)]+)")
-
-
-@pytest.mark.parametrize("name", ISSUE_NAMES)
-def test_spec_defaults_text_matches_the_signature(name):
-    """Every ``option=value`` in LossSpec.defaults is the module's actual default."""
-    spec = loss_spec(name)
-    options = spec.options()
-    checked = 0
-    for key, text in _ASSIGNMENT.findall(spec.defaults):
-        if key not in options:
-            continue
-        default = options[key]
-        if isinstance(default, bool) or default is None or isinstance(default, str):
-            assert str(default) == text, (key, default, text)
-        else:
-            assert float(default) == pytest.approx(eval(text, {}, {})), (key, default, text)  # "4/3"
-        checked += 1
-    assert checked >= 1 or name in {"lovasz", "dpce", "boundary", "hausdorff_dt", "shape_aware", "wce"}
 
 
 # ----------------------------------------------------------------------------- buffers
@@ -211,11 +181,14 @@ MODULES = [
 ]
 
 
-@pytest.mark.parametrize("module", MODULES)
-def test_doctests(module):
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
+def test_doctests():
+    failures = Failures()
+    for module in MODULES:
+        with failures.case(module):
+            result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+            assert result.attempted > 0
+            assert result.failed == 0
+    failures.check()
 
 
 def test_docs_embed_the_catalog_table():

@@ -1,19 +1,20 @@
 """Every loss against a float64 NumPy transcription of its paper formula (loss_np_reference.py).
 
 float64 inputs are computed in float64 by segeval, so agreement is to ~1e-10; a float32 pass checks
-the tolerance LOSSES.md asks of a float32 implementation (rtol 1e-4, atol 1e-6).
+the tolerance LOSSES.md asks of a float32 implementation (rtol 1e-4, atol 1e-6). Option grids (modes, aggregations, weights)
+are looped inside each test, which names every combination that fails.
 """
 
 from __future__ import annotations
 
 import math
 
+import loss_np_reference as ref
 import numpy as np
 import pytest
 import torch
+from loss_cases import Failures, make_case
 
-import loss_np_reference as ref
-from loss_cases import make_case
 from segeval.losses import get_loss
 
 TIGHT = {"rel": 1e-9, "abs": 1e-12}
@@ -31,33 +32,42 @@ def value(name, logits, target, **options):
 # ----------------------------------------------------------------------------- distribution
 
 
-@pytest.mark.parametrize("mode", ["binary", "multiclass", "multilabel"])
-def test_bce(mode):
-    z, t, g = make_case(mode)
-    p = probs(z, mode)
-    assert value("bce", z, t, mode=mode) == pytest.approx(ref.bce(p, g).mean(), **TIGHT)
+def test_bce():
+    failures = Failures()
+    for mode in ("binary", "multiclass", "multilabel"):
+        with failures.case(mode):
+            z, t, g = make_case(mode)
+            p = probs(z, mode)
+            assert value("bce", z, t, mode=mode) == pytest.approx(ref.bce(p, g).mean(), **TIGHT)
+    failures.check()
 
 
-@pytest.mark.parametrize("weight", [None, [0.2, 1.0, 3.0]])
-@pytest.mark.parametrize("ignore", [False, True])
-def test_ce_multiclass(weight, ignore):
-    z, t, g = make_case("multiclass", seed=3)
-    if ignore:
-        t = t.clone()
-        t[0, 0, :3] = 255
-    p = probs(z, "multiclass")
-    expected = ref.ce_weighted_mean(p, t.numpy(), weight, 255 if ignore else None)
-    got = value("ce", z, t, weight=weight, ignore_index=255 if ignore else -100)
-    assert got == pytest.approx(expected, **TIGHT)
+def test_ce_multiclass():
+    failures = Failures()
+    for weight in (None, [0.2, 1.0, 3.0]):
+        for ignore in (False, True):
+            with failures.case(f"weight={weight} ignore={ignore}"):
+                z, t, g = make_case("multiclass", seed=3)
+                if ignore:
+                    t = t.clone()
+                    t[0, 0, :3] = 255
+                p = probs(z, "multiclass")
+                expected = ref.ce_weighted_mean(p, t.numpy(), weight, 255 if ignore else None)
+                got = value("ce", z, t, weight=weight, ignore_index=255 if ignore else -100)
+                assert got == pytest.approx(expected, **TIGHT)
+    failures.check()
 
 
-@pytest.mark.parametrize("mode", ["binary", "multilabel"])
-def test_ce_sigmoid_modes_are_weighted_bce(mode):
-    z, t, g = make_case(mode, seed=4)
-    p = probs(z, mode)
-    w = np.where(g == 1, 2.5, 0.5)
-    expected = (w * ref.bce(p, g)).sum() / w.sum()
-    assert value("ce", z, t, mode=mode, weight=[0.5, 2.5]) == pytest.approx(expected, **TIGHT)
+def test_ce_sigmoid_modes_are_weighted_bce():
+    failures = Failures()
+    for mode in ("binary", "multilabel"):
+        with failures.case(mode):
+            z, t, g = make_case(mode, seed=4)
+            p = probs(z, mode)
+            w = np.where(g == 1, 2.5, 0.5)
+            expected = (w * ref.bce(p, g)).sum() / w.sum()
+            assert value("ce", z, t, mode=mode, weight=[0.5, 2.5]) == pytest.approx(expected, **TIGHT)
+    failures.check()
 
 
 def test_ce_one_hot_target_equals_index_target():
@@ -95,16 +105,19 @@ def test_wce_absent_class_is_finite_and_ignores_it():
     assert value("wce", z, t) == pytest.approx(expected, **TIGHT)
 
 
-@pytest.mark.parametrize("mode", ["binary", "multilabel"])
-def test_wce_binary_pos_weight_from_batch(mode):
-    z, t, g = make_case(mode, seed=9)
-    p = probs(z, mode)
-    axes = (0, *range(2, g.ndim))
-    beta = ((1 - g).sum(axis=axes) / g.sum(axis=axes)).reshape(1, -1, *([1] * (g.ndim - 2)))
-    expected = np.mean(-(beta * g * np.log(p) + (1 - g) * np.log(1 - p)))
-    assert value("wce", z, t, mode=mode) == pytest.approx(expected, **TIGHT)
-    given = np.mean(-(3.0 * g * np.log(p) + (1 - g) * np.log(1 - p)))
-    assert value("wce", z, t, mode=mode, pos_weight=3.0) == pytest.approx(given, **TIGHT)
+def test_wce_binary_pos_weight_from_batch():
+    failures = Failures()
+    for mode in ("binary", "multilabel"):
+        with failures.case(mode):
+            z, t, g = make_case(mode, seed=9)
+            p = probs(z, mode)
+            axes = (0, *range(2, g.ndim))
+            beta = ((1 - g).sum(axis=axes) / g.sum(axis=axes)).reshape(1, -1, *([1] * (g.ndim - 2)))
+            expected = np.mean(-(beta * g * np.log(p) + (1 - g) * np.log(1 - p)))
+            assert value("wce", z, t, mode=mode) == pytest.approx(expected, **TIGHT)
+            given = np.mean(-(3.0 * g * np.log(p) + (1 - g) * np.log(1 - p)))
+            assert value("wce", z, t, mode=mode, pos_weight=3.0) == pytest.approx(given, **TIGHT)
+    failures.check()
 
 
 def test_balanced_ce_binary_batch_and_image():
@@ -126,12 +139,15 @@ def test_balanced_ce_multiclass_generalisation():
     assert value("balanced_ce", z, t, mode="multiclass") == pytest.approx(loss.mean(), **TIGHT)
 
 
-@pytest.mark.parametrize("k", [10.0, 33.3, 100.0])
-def test_topk_batch_pool(k):
+def test_topk_batch_pool():
     z, t, g = make_case("multiclass", seed=12, spatial=(6, 7))
     p = probs(z, "multiclass")
     pixel_ce = -(g * np.log(p)).sum(axis=1)
-    assert value("topk", z, t, k=k) == pytest.approx(ref.topk_mean(pixel_ce, k), **TIGHT)
+    failures = Failures()
+    for k in (10.0, 33.3, 100.0):
+        with failures.case(f"k={k}"):
+            assert value("topk", z, t, k=k) == pytest.approx(ref.topk_mean(pixel_ce, k), **TIGHT)
+    failures.check()
 
 
 def test_topk_per_image_and_binary():
@@ -144,21 +160,25 @@ def test_topk_per_image_and_binary():
     assert value("topk", zb, tb, mode="binary", k=25) == pytest.approx(expected, **TIGHT)
 
 
-@pytest.mark.parametrize("mode", ["binary", "multilabel"])
-@pytest.mark.parametrize(("alpha", "gamma"), [(0.25, 2.0), (None, 2.0), (0.7, 0.0), (0.5, 1.5)])
-def test_focal_sigmoid(mode, alpha, gamma):
-    z, t, g = make_case(mode, seed=15)
-    expected = ref.focal_sigmoid(probs(z, mode), g, alpha, gamma).mean()
-    assert value("focal", z, t, mode=mode, alpha=alpha, gamma=gamma) == pytest.approx(expected, **TIGHT)
+def test_focal_sigmoid():
+    failures = Failures()
+    for mode in ("binary", "multilabel"):
+        z, t, g = make_case(mode, seed=15)
+        for alpha, gamma in [(0.25, 2.0), (None, 2.0), (0.7, 0.0), (0.5, 1.5)]:
+            with failures.case(f"{mode} alpha={alpha} gamma={gamma}"):
+                expected = ref.focal_sigmoid(probs(z, mode), g, alpha, gamma).mean()
+                assert value("focal", z, t, mode=mode, alpha=alpha, gamma=gamma) == pytest.approx(expected, **TIGHT)
+    failures.check()
 
 
-@pytest.mark.parametrize(
-    ("alpha", "vector"), [(None, None), (0.25, [0.75, 0.25, 0.25]), ([0.2, 0.5, 0.3], [0.2, 0.5, 0.3])]
-)
-def test_focal_softmax(alpha, vector):
+def test_focal_softmax():
     z, t, g = make_case("multiclass", seed=16)
-    expected = ref.focal_softmax(probs(z, "multiclass"), t.numpy(), vector, 2.0).mean()
-    assert value("focal", z, t, mode="multiclass", alpha=alpha) == pytest.approx(expected, **TIGHT)
+    failures = Failures()
+    for alpha, vector in [(None, None), (0.25, [0.75, 0.25, 0.25]), ([0.2, 0.5, 0.3], [0.2, 0.5, 0.3])]:
+        with failures.case(f"alpha={alpha}"):
+            expected = ref.focal_softmax(probs(z, "multiclass"), t.numpy(), vector, 2.0).mean()
+            assert value("focal", z, t, mode="multiclass", alpha=alpha) == pytest.approx(expected, **TIGHT)
+    failures.check()
 
 
 def test_focal_gamma_zero_alpha_none_is_bce_and_ce():
@@ -179,12 +199,15 @@ def _dpce_phi_binary(g, spacing=None):
     return phi
 
 
-@pytest.mark.parametrize("spacing", [None, (2.0, 0.5)])
-def test_dpce_binary(spacing):
+def test_dpce_binary():
     z, t, g = make_case("binary", seed=18, spatial=(6, 7))
-    phi = _dpce_phi_binary(g, spacing)
-    expected = np.mean((1 + phi) * ref.bce(probs(z, "binary"), g))
-    assert value("dpce", z, t, spacing=spacing) == pytest.approx(expected, **TIGHT)
+    failures = Failures()
+    for spacing in (None, (2.0, 0.5)):
+        with failures.case(f"spacing={spacing}"):
+            phi = _dpce_phi_binary(g, spacing)
+            expected = np.mean((1 + phi) * ref.bce(probs(z, "binary"), g))
+            assert value("dpce", z, t, spacing=spacing) == pytest.approx(expected, **TIGHT)
+    failures.check()
 
 
 def test_dpce_multiclass():
@@ -206,45 +229,50 @@ def _channels(p, g, mode, include_background):
     return p, g
 
 
-@pytest.mark.parametrize("mode", ["binary", "multiclass", "multilabel"])
-@pytest.mark.parametrize("aggregation", ["image", "batch"])
-@pytest.mark.parametrize("include_background", [True, False])
-@pytest.mark.parametrize("squared", [False, True])
-def test_dice(mode, aggregation, include_background, squared):
-    z, t, g = make_case(mode, seed=20)
-    p, gg = _channels(probs(z, mode), g, mode, include_background)
-    expected = 1 - ref.dice(p, gg, 1e-5, aggregation == "batch", squared)
-    got = get_loss(
-        "dice",
-        mode=mode,
-        aggregation=aggregation,
-        include_background=include_background,
-        squared=squared,
-        reduction="none",
-    )(z, t)
-    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
+def test_dice():
+    failures = Failures()
+    for mode in ("binary", "multiclass", "multilabel"):
+        z, t, g = make_case(mode, seed=20)
+        for aggregation in ("image", "batch"):
+            for include_background in (True, False):
+                for squared in (False, True):
+                    with failures.case(f"{mode} {aggregation} background={include_background} squared={squared}"):
+                        p, gg = _channels(probs(z, mode), g, mode, include_background)
+                        expected = 1 - ref.dice(p, gg, 1e-5, aggregation == "batch", squared)
+                        got = get_loss(
+                            "dice",
+                            mode=mode,
+                            aggregation=aggregation,
+                            include_background=include_background,
+                            squared=squared,
+                            reduction="none",
+                        )(z, t)
+                        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
+    failures.check()
 
 
-@pytest.mark.parametrize("mode", ["binary", "multiclass"])
-@pytest.mark.parametrize("aggregation", ["image", "batch"])
-def test_iou_tversky_focal_tversky(mode, aggregation):
-    z, t, g = make_case(mode, seed=21)
-    p = probs(z, mode)
-    batch = aggregation == "batch"
-    assert value("iou", z, t, mode=mode, aggregation=aggregation) == pytest.approx(
-        np.mean(1 - ref.iou(p, g, 1e-5, batch)), **TIGHT
-    )
-    assert value("tversky", z, t, mode=mode, aggregation=aggregation) == pytest.approx(
-        np.mean(1 - ref.tversky(p, g, 0.3, 0.7, 1e-5, batch)), **TIGHT
-    )
-    ti = ref.tversky(p, g, 0.3, 0.7, 1.0, batch)
-    assert value("focal_tversky", z, t, mode=mode, aggregation=aggregation) == pytest.approx(
-        np.mean((1 - ti) ** 0.75), **TIGHT
-    )
-    # the paper's sum over classes
-    assert value("focal_tversky", z, t, mode=mode, aggregation=aggregation, reduction="sum") == pytest.approx(
-        np.sum((1 - ti) ** 0.75), **TIGHT
-    )
+def test_iou_tversky_focal_tversky():
+    failures = Failures()
+    for mode in ("binary", "multiclass"):
+        z, t, g = make_case(mode, seed=21)
+        p = probs(z, mode)
+        for aggregation in ("image", "batch"):
+            batch = aggregation == "batch"
+            options = {"mode": mode, "aggregation": aggregation}
+            with failures.case(f"iou {mode} {aggregation}"):
+                assert value("iou", z, t, **options) == pytest.approx(np.mean(1 - ref.iou(p, g, 1e-5, batch)), **TIGHT)
+            with failures.case(f"tversky {mode} {aggregation}"):
+                assert value("tversky", z, t, **options) == pytest.approx(
+                    np.mean(1 - ref.tversky(p, g, 0.3, 0.7, 1e-5, batch)), **TIGHT
+                )
+            with failures.case(f"focal_tversky {mode} {aggregation}"):
+                ti = ref.tversky(p, g, 0.3, 0.7, 1.0, batch)
+                assert value("focal_tversky", z, t, **options) == pytest.approx(np.mean((1 - ti) ** 0.75), **TIGHT)
+                # the paper's sum over classes
+                assert value("focal_tversky", z, t, **options, reduction="sum") == pytest.approx(
+                    np.sum((1 - ti) ** 0.75), **TIGHT
+                )
+    failures.check()
 
 
 def test_tversky_letters_alpha_is_false_positives():
@@ -257,26 +285,32 @@ def test_tversky_letters_alpha_is_false_positives():
     assert fn_heavy == pytest.approx(1 - 1 / (1 + 0.1 * 3), **TIGHT)
 
 
-@pytest.mark.parametrize("aggregation", ["batch", "image"])
-@pytest.mark.parametrize("mode", ["binary", "multiclass"])
-def test_sens_spec(aggregation, mode):
-    z, t, g = make_case(mode, seed=22)
-    expected = ref.sens_spec(probs(z, mode), g, 0.05, 1e-5, aggregation == "batch")
-    got = get_loss("sens_spec", mode=mode, aggregation=aggregation, reduction="none")(z, t)
-    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
+def test_sens_spec():
+    failures = Failures()
+    for mode in ("binary", "multiclass"):
+        z, t, g = make_case(mode, seed=22)
+        for aggregation in ("batch", "image"):
+            with failures.case(f"{mode} {aggregation}"):
+                expected = ref.sens_spec(probs(z, mode), g, 0.05, 1e-5, aggregation == "batch")
+                got = get_loss("sens_spec", mode=mode, aggregation=aggregation, reduction="none")(z, t)
+                np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9, atol=1e-12)
+    failures.check()
 
 
-@pytest.mark.parametrize("absent", [False, True])
-def test_generalized_dice_multiclass(absent):
-    z, t, g = make_case("multiclass", seed=23)
-    if absent:  # class 2 absent from image 0
-        t = t.clone()
-        t[0][t[0] == 2] = 1
-        g = np.stack([(t.numpy() == c) for c in range(3)], axis=1).astype(np.float64)
-    p = probs(z, "multiclass")
-    expected = [ref.generalized_dice(p[b], g[b], 1e-5) for b in range(2)]
-    got = get_loss("generalized_dice", reduction="none")(z, t)
-    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+def test_generalized_dice_multiclass():
+    failures = Failures()
+    for absent in (False, True):
+        with failures.case(f"absent={absent}"):
+            z, t, g = make_case("multiclass", seed=23)
+            if absent:  # class 2 absent from image 0
+                t = t.clone()
+                t[0][t[0] == 2] = 1
+                g = np.stack([(t.numpy() == c) for c in range(3)], axis=1).astype(np.float64)
+            p = probs(z, "multiclass")
+            expected = [ref.generalized_dice(p[b], g[b], 1e-5) for b in range(2)]
+            got = get_loss("generalized_dice", reduction="none")(z, t)
+            np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+    failures.check()
 
 
 def test_generalized_dice_binary_uses_both_classes():
@@ -311,13 +345,16 @@ def test_log_cosh_dice_and_focal_dice():
     )
 
 
-@pytest.mark.parametrize("mode", ["binary", "multilabel"])
-@pytest.mark.parametrize("aggregation", ["image", "batch"])
-def test_mcc(mode, aggregation):
-    z, t, g = make_case(mode, seed=26)
-    expected = 1 - ref.mcc(probs(z, mode), g, 1e-5, aggregation == "batch")
-    got = get_loss("mcc", mode=mode, aggregation=aggregation, reduction="none")(z, t)
-    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+def test_mcc():
+    failures = Failures()
+    for mode in ("binary", "multilabel"):
+        z, t, g = make_case(mode, seed=26)
+        for aggregation in ("image", "batch"):
+            with failures.case(f"{mode} {aggregation}"):
+                expected = 1 - ref.mcc(probs(z, mode), g, 1e-5, aggregation == "batch")
+                got = get_loss("mcc", mode=mode, aggregation=aggregation, reduction="none")(z, t)
+                np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+    failures.check()
 
 
 def test_mcc_equals_pearson_correlation_of_hard_masks():
@@ -361,61 +398,75 @@ def test_lovasz_binary_hinge_and_probabilities():
     assert value("lovasz", p, t, from_logits=False, aggregation="batch") == pytest.approx(expected, **TIGHT)
 
 
-@pytest.mark.parametrize("spatial", [(7, 8), (4, 5, 6)])
-def test_cldice(spatial):
-    z, t, g = make_case("binary", seed=29, spatial=spatial)
-    p = probs(z, "binary")
-    sp, sg = ref.soft_skeleton(p, 3), ref.soft_skeleton(g, 3)
-    s = 1.0
-    tprec = ((sp * g).sum() + s) / (sp.sum() + s)
-    tsens = ((sg * p).sum() + s) / (sg.sum() + s)
-    cl = 2 * tprec * tsens / (tprec + tsens)
-    dice = ref.dice(p, g, 1.0, batch=True)[0]
-    expected = 0.5 * (1 - dice) + 0.5 * (1 - cl)
-    assert value("cldice", z, t) == pytest.approx(expected, **TIGHT)
+def test_cldice():
+    failures = Failures()
+    for spatial in ((7, 8), (4, 5, 6)):
+        with failures.case(f"spatial={spatial}"):
+            z, t, g = make_case("binary", seed=29, spatial=spatial)
+            p = probs(z, "binary")
+            sp, sg = ref.soft_skeleton(p, 3), ref.soft_skeleton(g, 3)
+            s = 1.0
+            tprec = ((sp * g).sum() + s) / (sp.sum() + s)
+            tsens = ((sg * p).sum() + s) / (sg.sum() + s)
+            cl = 2 * tprec * tsens / (tprec + tsens)
+            dice = ref.dice(p, g, 1.0, batch=True)[0]
+            expected = 0.5 * (1 - dice) + 0.5 * (1 - cl)
+            assert value("cldice", z, t) == pytest.approx(expected, **TIGHT)
+    failures.check()
 
 
 # ----------------------------------------------------------------------------- boundary
 
 
-@pytest.mark.parametrize("spacing", [None, (1.5, 0.5)])
-@pytest.mark.parametrize("mode", ["binary", "multiclass"])
-def test_boundary(spacing, mode):
-    z, t, g = make_case(mode, seed=30, spatial=(6, 7))
-    p = probs(z, mode)
-    phi = np.zeros(g.shape)
-    for b in range(g.shape[0]):
-        for c in range(g.shape[1]):
-            phi[b, c] = ref.kervadec_phi(g[b, c] > 0.5, spacing)
-    assert value("boundary", z, t, mode=mode, spacing=spacing) == pytest.approx(np.mean(phi * p), **TIGHT)
+def test_boundary():
+    failures = Failures()
+    for mode in ("binary", "multiclass"):
+        z, t, g = make_case(mode, seed=30, spatial=(6, 7))
+        p = probs(z, mode)
+        for spacing in (None, (1.5, 0.5)):
+            with failures.case(f"{mode} spacing={spacing}"):
+                phi = np.zeros(g.shape)
+                for b in range(g.shape[0]):
+                    for c in range(g.shape[1]):
+                        phi[b, c] = ref.kervadec_phi(g[b, c] > 0.5, spacing)
+                got = value("boundary", z, t, mode=mode, spacing=spacing)
+                assert got == pytest.approx(np.mean(phi * p), **TIGHT)
+    failures.check()
 
 
-@pytest.mark.parametrize("spacing", [None, (1.5, 0.5)])
-@pytest.mark.parametrize("mode", ["binary", "multiclass"])
-def test_hausdorff_dt(spacing, mode):
-    z, t, g = make_case(mode, seed=31, spatial=(6, 7))
-    p = probs(z, mode)
-    total = np.zeros(g.shape)
-    for b in range(g.shape[0]):
-        for c in range(g.shape[1]):
-            dg = ref.karimi_field(g[b, c] > 0.5, spacing)
-            dp = ref.karimi_field(p[b, c] > 0.5, spacing)
-            total[b, c] = (p[b, c] - g[b, c]) ** 2 * (dp**2 + dg**2)
-    assert value("hausdorff_dt", z, t, mode=mode, spacing=spacing) == pytest.approx(total.mean(), **TIGHT)
+def test_hausdorff_dt():
+    failures = Failures()
+    for mode in ("binary", "multiclass"):
+        z, t, g = make_case(mode, seed=31, spatial=(6, 7))
+        p = probs(z, mode)
+        for spacing in (None, (1.5, 0.5)):
+            with failures.case(f"{mode} spacing={spacing}"):
+                total = np.zeros(g.shape)
+                for b in range(g.shape[0]):
+                    for c in range(g.shape[1]):
+                        dg = ref.karimi_field(g[b, c] > 0.5, spacing)
+                        dp = ref.karimi_field(p[b, c] > 0.5, spacing)
+                        total[b, c] = (p[b, c] - g[b, c]) ** 2 * (dp**2 + dg**2)
+                got = value("hausdorff_dt", z, t, mode=mode, spacing=spacing)
+                assert got == pytest.approx(total.mean(), **TIGHT)
+    failures.check()
 
 
-@pytest.mark.parametrize("spacing", [None, (1.5, 0.5)])
-def test_shape_aware_binary(spacing):
+def test_shape_aware_binary():
     z, t, g = make_case("binary", seed=32, spatial=(6, 7))
     p = probs(z, "binary")
-    e = np.zeros(g.shape)
-    for b in range(g.shape[0]):
-        gt_contour = ref.inner_contour(g[b, 0] > 0.5)
-        pred_contour = ref.inner_contour(p[b, 0] > 0.5)
-        d = ref.distance_to_set(gt_contour, spacing) if gt_contour.any() else np.zeros(gt_contour.shape)
-        e[b, 0] = np.where(pred_contour, d, 0.0)
-    expected = np.mean((1 + e) * ref.bce(p, g))
-    assert value("shape_aware", z, t, spacing=spacing) == pytest.approx(expected, **TIGHT)
+    failures = Failures()
+    for spacing in (None, (1.5, 0.5)):
+        with failures.case(f"spacing={spacing}"):
+            e = np.zeros(g.shape)
+            for b in range(g.shape[0]):
+                gt_contour = ref.inner_contour(g[b, 0] > 0.5)
+                pred_contour = ref.inner_contour(p[b, 0] > 0.5)
+                d = ref.distance_to_set(gt_contour, spacing) if gt_contour.any() else np.zeros(gt_contour.shape)
+                e[b, 0] = np.where(pred_contour, d, 0.0)
+            expected = np.mean((1 + e) * ref.bce(p, g))
+            assert value("shape_aware", z, t, spacing=spacing) == pytest.approx(expected, **TIGHT)
+    failures.check()
 
 
 def test_shape_aware_multiclass():
@@ -450,14 +501,17 @@ def test_bce_dice_and_ce_dice_per_image():
     np.testing.assert_allclose(got.numpy(), 0.3 * ce + 2.0 * dice, rtol=1e-9)
 
 
-@pytest.mark.parametrize(("alpha", "beta"), [(0.5, 0.5), (0.3, 0.8)])
-def test_combo_paper_formula(alpha, beta):
+def test_combo_paper_formula():
     z, t, g = make_case("binary", seed=36)
     p = probs(z, "binary")
-    ce = -np.mean(beta * g * np.log(p) + (1 - beta) * (1 - g) * np.log(1 - p))
-    dice = (2 * (p * g).sum() + 1) / (p.sum() + g.sum() + 1)
-    expected = alpha * ce - (1 - alpha) * dice
-    assert value("combo", z, t, alpha=alpha, beta=beta) == pytest.approx(expected, **TIGHT)
+    failures = Failures()
+    for alpha, beta in [(0.5, 0.5), (0.3, 0.8)]:
+        with failures.case(f"alpha={alpha} beta={beta}"):
+            ce = -np.mean(beta * g * np.log(p) + (1 - beta) * (1 - g) * np.log(1 - p))
+            dice = (2 * (p * g).sum() + 1) / (p.sum() + g.sum() + 1)
+            expected = alpha * ce - (1 - alpha) * dice
+            assert value("combo", z, t, alpha=alpha, beta=beta) == pytest.approx(expected, **TIGHT)
+    failures.check()
 
 
 def test_combo_is_not_the_nested_beta_code():
@@ -486,33 +540,36 @@ def test_exp_log_multiclass():
     assert value("exp_log", z, t) == pytest.approx(expected, **TIGHT)
 
 
-@pytest.mark.parametrize("variant", ["asymmetric", "symmetric"])
-def test_unified_focal_binary(variant):
+def test_unified_focal_binary():
     z, t, g = make_case("binary", seed=39)
     p1 = probs(z, "binary")
     delta, gamma, lam, s = 0.6, 0.5, 0.5, 1e-6
     p = ref.two_class(p1)[:, :, 0]  # (B, 2, *S): background, foreground
     y = ref.two_class(g)[:, :, 0]
-    back = -(1 - delta) * (1 - p[:, 0]) ** gamma * y[:, 0] * np.log(p[:, 0])
-    fore_mod = 1.0 if variant == "asymmetric" else (1 - p[:, 1]) ** gamma
-    fore = -delta * fore_mod * y[:, 1] * np.log(p[:, 1])
-    focal = (back + fore).reshape(2, -1).mean(axis=1)
-    ti = ref.tversky(p, y, 1 - delta, delta, s)  # (B, 2): alpha on FP = 1 - delta, FN = delta
-    if variant == "asymmetric":
-        ftl = ((1 - ti[:, 0]) + (1 - ti[:, 1]) ** (1 - gamma)) / 2
-    else:
-        ftl = ((1 - ti) ** (1 - gamma)).mean(axis=1)
-    expected = lam * focal + (1 - lam) * ftl
-    got = get_loss("unified_focal", variant=variant, reduction="none")(z, t)
-    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+    failures = Failures()
+    for variant in ("asymmetric", "symmetric"):
+        with failures.case(variant):
+            back = -(1 - delta) * (1 - p[:, 0]) ** gamma * y[:, 0] * np.log(p[:, 0])
+            fore_mod = 1.0 if variant == "asymmetric" else (1 - p[:, 1]) ** gamma
+            fore = -delta * fore_mod * y[:, 1] * np.log(p[:, 1])
+            focal = (back + fore).reshape(2, -1).mean(axis=1)
+            ti = ref.tversky(p, y, 1 - delta, delta, s)  # (B, 2): alpha on FP = 1 - delta, FN = delta
+            if variant == "asymmetric":
+                ftl = ((1 - ti[:, 0]) + (1 - ti[:, 1]) ** (1 - gamma)) / 2
+            else:
+                ftl = ((1 - ti) ** (1 - gamma)).mean(axis=1)
+            expected = lam * focal + (1 - lam) * ftl
+            got = get_loss("unified_focal", variant=variant, reduction="none")(z, t)
+            np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+    failures.check()
 
 
 # ----------------------------------------------------------------------------- float32 tolerance
 
 
-@pytest.mark.parametrize(
-    ("name", "mode"),
-    [
+def test_float32_matches_float64_transcription():
+    failures = Failures()
+    for name, mode in [
         ("bce", "binary"),
         ("ce", "multiclass"),
         ("focal", "binary"),
@@ -521,11 +578,11 @@ def test_unified_focal_binary(variant):
         ("boundary", "binary"),
         ("combo", "binary"),
         ("exp_log", "multiclass"),
-    ],
-)
-def test_float32_matches_float64_transcription(name, mode):
-    z, t, _ = make_case(mode, seed=40, dtype=torch.float32)
-    got32 = value(name, z, t, mode=mode)
-    got64 = value(name, z.double(), t, mode=mode)
-    assert got32 == pytest.approx(got64, rel=1e-4, abs=1e-6)
-    assert isinstance(got32, float) and math.isfinite(got32)
+    ]:
+        with failures.case(f"{name}/{mode}"):
+            z, t, _ = make_case(mode, seed=40, dtype=torch.float32)
+            got32 = value(name, z, t, mode=mode)
+            got64 = value(name, z.double(), t, mode=mode)
+            assert got32 == pytest.approx(got64, rel=1e-4, abs=1e-6)
+            assert isinstance(got32, float) and math.isfinite(got32)
+    failures.check()

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from loss_cases import Failures, import_monai_losses, import_smp_losses, make_case
 
-from loss_cases import import_monai_losses, import_smp_losses, make_case
 from segeval.losses import get_loss, soft_skeleton
 
 CLOSE = {"rtol": 1e-6, "atol": 1e-9}
@@ -27,30 +27,38 @@ def close(a, b, **tolerance):
 # ----------------------------------------------------------------------------- torch built-ins
 
 
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_bce_matches_torch(reduction):
+def test_bce_matches_torch():
     z, t, _ = make_case("binary", seed=1)
-    close(get_loss("bce", reduction=reduction)(z, t), F.binary_cross_entropy_with_logits(z, t, reduction=reduction))
     p = torch.sigmoid(z)
-    close(
-        get_loss("bce", from_logits=False, reduction=reduction)(p, t),
-        F.binary_cross_entropy(p, t, reduction=reduction),
-    )
+    failures = Failures()
+    for reduction in ("mean", "sum", "none"):
+        with failures.case(reduction):
+            expected = F.binary_cross_entropy_with_logits(z, t, reduction=reduction)
+            close(get_loss("bce", reduction=reduction)(z, t), expected)
+            close(
+                get_loss("bce", from_logits=False, reduction=reduction)(p, t),
+                F.binary_cross_entropy(p, t, reduction=reduction),
+            )
+    failures.check()
 
 
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("weight", [None, [0.5, 2.0, 1.0]])
-def test_ce_and_nll_match_torch(reduction, weight):
+def test_ce_and_nll_match_torch():
     z, t, _ = make_case("multiclass", seed=2, spatial=(4, 3, 5))
     t = t.clone()
     t[1, 0] = -100
-    w = None if weight is None else torch.tensor(weight, dtype=torch.float64)
-    expected = F.cross_entropy(z, t, weight=w, reduction=reduction)
-    close(get_loss("ce", weight=weight, reduction=reduction)(z, t), expected)
     logp = F.log_softmax(z, dim=1)
-    close(
-        get_loss("nll", weight=weight, reduction=reduction)(logp, t), F.nll_loss(logp, t, weight=w, reduction=reduction)
-    )
+    failures = Failures()
+    for reduction in ("mean", "sum", "none"):
+        for weight in (None, [0.5, 2.0, 1.0]):
+            with failures.case(f"{reduction} weight={weight}"):
+                w = None if weight is None else torch.tensor(weight, dtype=torch.float64)
+                expected = F.cross_entropy(z, t, weight=w, reduction=reduction)
+                close(get_loss("ce", weight=weight, reduction=reduction)(z, t), expected)
+                close(
+                    get_loss("nll", weight=weight, reduction=reduction)(logp, t),
+                    F.nll_loss(logp, t, weight=w, reduction=reduction),
+                )
+    failures.check()
 
 
 def test_wce_binary_matches_torch_pos_weight():
@@ -86,24 +94,30 @@ def test_focal_softmax_gamma_zero_matches_cross_entropy_with_weights():
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("batch", [False, True])
-@pytest.mark.parametrize("squared", [False, True])
-def test_dice_matches_monai_binary(batch, squared):
+def test_dice_matches_monai_binary():
     monai = import_monai_losses()
     z, t, _ = make_case("binary", seed=10)
-    expected = monai.DiceLoss(sigmoid=True, batch=batch, squared_pred=squared)(z, t)
-    got = get_loss("dice", aggregation="batch" if batch else "image", squared=squared)(z, t)
-    close(got, expected)
+    failures = Failures()
+    for batch in (False, True):
+        for squared in (False, True):
+            with failures.case(f"batch={batch} squared={squared}"):
+                expected = monai.DiceLoss(sigmoid=True, batch=batch, squared_pred=squared)(z, t)
+                got = get_loss("dice", aggregation="batch" if batch else "image", squared=squared)(z, t)
+                close(got, expected)
+    failures.check()
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("include_background", [True, False])
-def test_dice_matches_monai_multiclass(include_background):
+def test_dice_matches_monai_multiclass():
     monai = import_monai_losses()
     z, t, _ = make_case("multiclass", seed=11)
-    expected = monai.DiceLoss(softmax=True, to_onehot_y=True, include_background=include_background)(z, t[:, None])
-    got = get_loss("dice", mode="multiclass", include_background=include_background)(z, t)
-    close(got, expected)
+    failures = Failures()
+    for include_background in (True, False):
+        with failures.case(f"include_background={include_background}"):
+            reference = monai.DiceLoss(softmax=True, to_onehot_y=True, include_background=include_background)
+            got = get_loss("dice", mode="multiclass", include_background=include_background)(z, t)
+            close(got, reference(z, t[:, None]))
+    failures.check()
 
 
 @pytest.mark.reference
@@ -115,15 +129,18 @@ def test_tversky_matches_monai():
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("absent", [False, True])
-def test_generalized_dice_matches_monai(absent):
+def test_generalized_dice_matches_monai():
     monai = import_monai_losses()
-    z, t, _ = make_case("multiclass", seed=13)
-    if absent:
-        t = t.clone()
-        t[0][t[0] == 2] = 1
-    expected = monai.GeneralizedDiceLoss(softmax=True, to_onehot_y=True)(z, t[:, None])
-    close(get_loss("generalized_dice")(z, t), expected)
+    failures = Failures()
+    for absent in (False, True):
+        with failures.case(f"absent={absent}"):
+            z, t, _ = make_case("multiclass", seed=13)
+            if absent:
+                t = t.clone()
+                t[0][t[0] == 2] = 1
+            expected = monai.GeneralizedDiceLoss(softmax=True, to_onehot_y=True)(z, t[:, None])
+            close(get_loss("generalized_dice")(z, t), expected)
+    failures.check()
 
 
 @pytest.mark.reference
@@ -150,15 +167,18 @@ def test_ce_dice_and_bce_dice_match_monai():
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("mode", ["binary", "multiclass"])
-def test_boundary_matches_monai(mode):
+def test_boundary_matches_monai():
     monai = import_monai_losses()
-    z, t, g = make_case(mode, seed=18, spatial=(7, 8))
-    if mode == "binary":
-        expected = monai.BoundaryLoss(sigmoid=True)(z, t)
-    else:
-        expected = monai.BoundaryLoss(softmax=True, to_onehot_y=True)(z, t[:, None])
-    close(get_loss("boundary", mode=mode)(z, t), expected, rtol=1e-6, atol=1e-6)
+    failures = Failures()
+    for mode in ("binary", "multiclass"):
+        with failures.case(mode):
+            z, t, g = make_case(mode, seed=18, spatial=(7, 8))
+            if mode == "binary":
+                expected = monai.BoundaryLoss(sigmoid=True)(z, t)
+            else:
+                expected = monai.BoundaryLoss(softmax=True, to_onehot_y=True)(z, t[:, None])
+            close(get_loss("boundary", mode=mode)(z, t), expected, rtol=1e-6, atol=1e-6)
+    failures.check()
 
 
 @pytest.mark.reference
@@ -172,15 +192,19 @@ def test_boundary_all_foreground_and_empty_are_zero_like_monai():
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("mode", ["binary", "multiclass"])
-def test_hausdorff_matches_monai(mode):
+def test_hausdorff_matches_monai():
     monai = import_monai_losses()
-    z, t, _ = make_case(mode, seed=19, spatial=(7, 8))
-    if mode == "binary":
-        expected = monai.HausdorffDTLoss(sigmoid=True, include_background=True)(z, t)
-    else:
-        expected = monai.HausdorffDTLoss(softmax=True, to_onehot_y=True, include_background=True)(z, t[:, None])
-    close(get_loss("hausdorff_dt", mode=mode)(z, t), expected, rtol=1e-5, atol=1e-6)
+    failures = Failures()
+    for mode in ("binary", "multiclass"):
+        with failures.case(mode):
+            z, t, _ = make_case(mode, seed=19, spatial=(7, 8))
+            if mode == "binary":
+                expected = monai.HausdorffDTLoss(sigmoid=True, include_background=True)(z, t)
+            else:
+                reference = monai.HausdorffDTLoss(softmax=True, to_onehot_y=True, include_background=True)
+                expected = reference(z, t[:, None])
+            close(get_loss("hausdorff_dt", mode=mode)(z, t), expected, rtol=1e-5, atol=1e-6)
+    failures.check()
 
 
 @pytest.mark.reference
@@ -200,13 +224,16 @@ def test_log_cosh_dice_is_log_cosh_of_monai_batch_dice():
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("spatial", [(9, 10), (5, 6, 7)])
-def test_soft_skeleton_matches_monai(spatial):
+def test_soft_skeleton_matches_monai():
     pytest.importorskip("monai")
     from monai.losses.cldice import soft_skel
 
-    x = torch.rand(2, 2, *spatial, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    close(soft_skeleton(x, 3), soft_skel(x, 3), rtol=0, atol=0)
+    failures = Failures()
+    for spatial in ((9, 10), (5, 6, 7)):
+        with failures.case(f"spatial={spatial}"):
+            x = torch.rand(2, 2, *spatial, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+            close(soft_skeleton(x, 3), soft_skel(x, 3), rtol=0, atol=0)
+    failures.check()
 
 
 @pytest.mark.reference
@@ -232,18 +259,22 @@ def test_focal_matches_smp_functional():
 
 
 @pytest.mark.reference
-@pytest.mark.parametrize("mode", ["binary", "multiclass", "multilabel"])
-def test_dice_jaccard_tversky_match_smp_batch_level(mode):
+def test_dice_jaccard_tversky_match_smp_batch_level():
     """smp is batch-level with smooth=0 (eps clamp) and drops classes absent from the batch: every
     class is present here, so with aggregation='batch', smooth=0 the values agree."""
     smp = import_smp_losses()
-    z, t, _ = make_case(mode, seed=31)
-    close(get_loss("dice", mode=mode, aggregation="batch", smooth=0.0)(z, t), smp.DiceLoss(mode=mode)(z, t))
-    close(get_loss("iou", mode=mode, aggregation="batch", smooth=0.0)(z, t), smp.JaccardLoss(mode=mode)(z, t))
-    close(
-        get_loss("tversky", mode=mode, aggregation="batch", smooth=0.0, alpha=0.3, beta=0.7)(z, t),
-        smp.TverskyLoss(mode=mode, alpha=0.3, beta=0.7)(z, t),
-    )
+    failures = Failures()
+    for mode in ("binary", "multiclass", "multilabel"):
+        with failures.case(mode):
+            z, t, _ = make_case(mode, seed=31)
+            batch = {"mode": mode, "aggregation": "batch", "smooth": 0.0}
+            close(get_loss("dice", **batch)(z, t), smp.DiceLoss(mode=mode)(z, t))
+            close(get_loss("iou", **batch)(z, t), smp.JaccardLoss(mode=mode)(z, t))
+            close(
+                get_loss("tversky", **batch, alpha=0.3, beta=0.7)(z, t),
+                smp.TverskyLoss(mode=mode, alpha=0.3, beta=0.7)(z, t),
+            )
+    failures.check()
 
 
 @pytest.mark.reference

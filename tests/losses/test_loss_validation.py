@@ -8,8 +8,8 @@ import re
 
 import pytest
 import torch
+from loss_cases import Failures, make_case
 
-from loss_cases import make_case
 from segeval.errors import UnknownNameError, UsageError
 from segeval.losses import get_loss, list_losses, loss_spec
 
@@ -78,37 +78,55 @@ BAD_VALUES: dict[str, list[tuple[object, str]]] = {
 }
 
 
-def cases():
+def test_every_option_has_bad_values_listed():
+    failures = Failures()
     for name in NAMES:
         for option in loss_spec(name).options():
-            assert option in BAD_VALUES, f"no bad value listed for option {option!r} of {name!r}"
-            for bad, message in BAD_VALUES[option]:
-                yield pytest.param(name, option, bad, message, id=f"{name}-{option}-{bad!r}")
+            with failures.case(f"{name}.{option}"):
+                assert option in BAD_VALUES, "no bad value listed"
+    failures.check()
 
 
-@pytest.mark.parametrize(("name", "option", "bad", "message"), list(cases()))
-def test_bad_option_raises_usage_error_at_construction(name, option, bad, message):
+@pytest.mark.parametrize("option", sorted(BAD_VALUES))
+def test_bad_option_raises_usage_error_at_construction(option):
+    """One rule per option: each bad value raises a UsageError naming the loss, the option and the value."""
+    failures = Failures()
+    having = [name for name in NAMES if option in loss_spec(name).options()]
+    assert having, f"no loss has the option {option!r}"
     extra = {"mode": "binary"} if option == "pos_weight" else {}
-    with pytest.raises(UsageError, match="^" + re.escape(f"{name}: {message}")):
-        get_loss(name, **extra, **{option: bad})
+    for name in having:
+        for bad, message in BAD_VALUES[option]:
+            with failures.case(f"{name} {option}={bad!r}"):
+                with pytest.raises(UsageError, match="^" + re.escape(f"{name}: {message}")):
+                    get_loss(name, **extra, **{option: bad})
+    failures.check()
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_bad_option_raises_in_the_function_too(name):
-    spec = loss_spec(name)
+def test_bad_option_raises_in_the_function_too():
     z, t, _ = make_case("binary", seed=0)
-    with pytest.raises(UsageError, match=re.escape(f"{name}: Expected `reduction` to be one of")):
-        spec.function(z, t, mode="binary", reduction="avg")
-    with pytest.raises(UsageError, match=re.escape(f"{name}: unknown option(s) 'smoothing'; valid options are mode")):
-        spec.function(z, t, smoothing=1.0)
+    failures = Failures()
+    for name in NAMES:
+        with failures.case(name):
+            spec = loss_spec(name)
+            with pytest.raises(UsageError, match=re.escape(f"{name}: Expected `reduction` to be one of")):
+                spec.function(z, t, mode="binary", reduction="avg")
+            with pytest.raises(
+                UsageError, match=re.escape(f"{name}: unknown option(s) 'smoothing'; valid options are mode")
+            ):
+                spec.function(z, t, smoothing=1.0)
+    failures.check()
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_unknown_option_is_a_usage_error_not_a_type_error(name):
-    with pytest.raises(
-        UsageError, match=re.escape(f"{name}: unknown option(s) 'activation'; valid options are mode, from_logits")
-    ):
-        get_loss(name, activation="sigmoid")
+def test_unknown_option_is_a_usage_error_not_a_type_error():
+    failures = Failures()
+    for name in NAMES:
+        with failures.case(name):
+            with pytest.raises(
+                UsageError,
+                match=re.escape(f"{name}: unknown option(s) 'activation'; valid options are mode, from_logits"),
+            ):
+                get_loss(name, activation="sigmoid")
+    failures.check()
 
 
 def test_no_assert_statements_guard_arguments():
@@ -122,18 +140,10 @@ def test_no_assert_statements_guard_arguments():
             assert not line.strip().startswith("assert "), f"{path.name}:{number}"
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        (
-            {"alpha": 0.0, "beta": 0.0},
-            "tversky: Expected `alpha` + `beta` > 0 (weights of FP and FN), got alpha=0, beta=0",
-        ),
-    ],
-)
-def test_tversky_needs_a_positive_weight(options, message):
+def test_tversky_needs_a_positive_weight():
+    message = "tversky: Expected `alpha` + `beta` > 0 (weights of FP and FN), got alpha=0, beta=0"
     with pytest.raises(UsageError, match=re.escape(message)):
-        get_loss("tversky", **options)
+        get_loss("tversky", alpha=0.0, beta=0.0)
 
 
 def test_wce_weight_kinds_must_match_the_mode():
@@ -308,13 +318,16 @@ def test_unknown_family():
     assert "did you mean 'region'" in info.value.hint
 
 
-@pytest.mark.parametrize(("name", "option"), [("ce", "weight"), ("nll", "weight"), ("focal", "alpha")])
-def test_two_class_sequences_are_checked_at_construction_in_sigmoid_modes(name, option):
-    with pytest.raises(
-        UsageError,
-        match=re.escape(
-            f"{name}: Expected `{option}` to have 2 entries (negative, positive) in multilabel mode, got 3"
-        ),
-    ):
-        get_loss(name, mode="multilabel", **{option: [0.2, 0.3, 0.5]})
-    get_loss(name, mode="multiclass", **{option: [0.2, 0.3, 0.5]})  # C entries: checked against C at call time
+def test_two_class_sequences_are_checked_at_construction_in_sigmoid_modes():
+    failures = Failures()
+    for name, option in [("ce", "weight"), ("nll", "weight"), ("focal", "alpha")]:
+        with failures.case(f"{name}.{option}"):
+            with pytest.raises(
+                UsageError,
+                match=re.escape(
+                    f"{name}: Expected `{option}` to have 2 entries (negative, positive) in multilabel mode, got 3"
+                ),
+            ):
+                get_loss(name, mode="multilabel", **{option: [0.2, 0.3, 0.5]})
+            get_loss(name, mode="multiclass", **{option: [0.2, 0.3, 0.5]})  # C entries: checked against C at call
+    failures.check()

@@ -278,7 +278,7 @@ def summarize_anatomy(per_case: pd.DataFrame, losses: list[str], options: Anatom
                 "loss": name,
                 "family": loss_spec(name).family.value,
                 "n": len(ok),
-                "n_failed": int((selected["status"] == "failed").sum()),
+                "n_failed": int((selected["status"] == Status.FAILED.value).sum()),
                 **means,
             }
         )

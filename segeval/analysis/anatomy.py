@@ -47,6 +47,7 @@ from segeval.analysis.gradients import (
 )
 from segeval.errors import SegevalError, UsageError
 from segeval.losses import loss_spec
+from segeval.status import Status
 
 __all__ = [
     "AnatomyOptions",
@@ -273,17 +274,19 @@ def case_anatomy(
             given = {**loss_options(name, spacing_mm), **settings.get(spec.name, {})}
             gradient = loss_gradient(spec.name, logits, target, mode=mode, options=given)
         except SegevalError as exc:
-            result.rows.append({**row, "value": math.nan, "status": "failed", "error": exc.message})
+            result.rows.append({**row, "value": math.nan, "status": Status.FAILED.value, "error": exc.message})
             continue
         except (RuntimeError, ValueError) as exc:
-            result.rows.append({**row, "value": math.nan, "status": "failed", "error": f"{type(exc).__name__}: {exc}"})
+            result.rows.append(
+                {**row, "value": math.nan, "status": Status.FAILED.value, "error": f"{type(exc).__name__}: {exc}"}
+            )
             continue
         magnitude = pixel_magnitude(gradient.grad).cpu().numpy()
         if not (math.isfinite(gradient.value) and np.isfinite(magnitude).all()):
-            result.rows.append({**row, "value": gradient.value, "status": "non_finite", "error": None})
+            result.rows.append({**row, "value": gradient.value, "status": Status.NON_FINITE.value, "error": None})
             continue
         summary = summarize_gradient(magnitude, ce, foreground, hard, band, n_bands)
-        status = "ok" if summary["grad_total"] > 0 else "zero_gradient"
+        status = (Status.OK if summary["grad_total"] > 0 else Status.ZERO_GRADIENT).value
         bands = dict(zip(band_names, summary.pop("bands")))
         result.rows.append({**row, "value": gradient.value, **summary, **bands, "status": status, "error": None})
         if keep_maps:

@@ -36,6 +36,7 @@ from segeval.errors import SegevalError, UsageError
 from segeval.losses import get_loss, loss_spec
 from segeval.losses._distance import transform_time
 from segeval.report.writers import prepare_out_dir, write_csv, write_json
+from segeval.status import Status
 
 __all__ = ["BenchResult", "bench_inputs", "bench_losses", "machine_info", "parse_shape"]
 
@@ -159,7 +160,7 @@ class BenchResult:
         paths = {"csv": folder / "bench.csv", "json": folder / "bench.json"}
         write_csv(paths["csv"], self.table)
         write_json(paths["json"], self.to_dict())
-        if (self.table["status"] == "ok").any():
+        if (self.table["status"] == Status.OK.value).any():
             paths["chart"] = folder / "bench.png"
             plots.save_figure(plots.bench_chart(self.table), paths["chart"])
         return paths
@@ -288,9 +289,9 @@ def _bench_one(
             transforms.append(box[0])
         peak = measure_peak(step, device) if memory else None
     except SegevalError as exc:
-        return {**row, "status": "failed", "error": exc.message}
+        return {**row, "status": Status.FAILED.value, "error": exc.message}
     except (RuntimeError, ValueError) as exc:
-        return {**row, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        return {**row, "status": Status.FAILED.value, "error": f"{type(exc).__name__}: {exc}"}
     ms = np.asarray(times) * 1e3
     median = float(np.median(ms))
     transform = float(np.median(transforms)) * 1e3
@@ -307,14 +308,14 @@ def _bench_one(
         "peak_torch_mb": peak.torch_mb if peak else math.nan,
         "peak_numpy_mb": peak.numpy_mb if peak else math.nan,
         "memory_method": peak.method if peak else None,
-        "status": "ok",
+        "status": Status.OK.value,
         "error": None,
     }
 
 
 def summary_line(table: pd.DataFrame) -> str:
     """The losses whose median time is mostly CPU distance transform (share >= 0.5), for the CLI."""
-    heavy = table[(table["status"] == "ok") & (table["transform_share"] >= 0.5)]
+    heavy = table[(table["status"] == Status.OK.value) & (table["transform_share"] >= 0.5)]
     if heavy.empty:
         return ""
     parts = sorted(

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from segeval.status import Status
+
 __all__ = [
     "bench_chart",
     "gradient_heatmaps",
@@ -209,10 +211,10 @@ def sweep_lines(table: pd.DataFrame, *, columns: int = 3):
     figure = _figure(cols * 3.4 + 1.9, rows * 2.7 + 0.4)
     axes = figure.subplots(rows, cols, squeeze=False)
     handles = {}
-    lowest = pd.to_numeric(table.loc[table["status"] == "ok", "response"], errors="coerce").min()
+    lowest = pd.to_numeric(table.loc[table["status"] == Status.OK.value, "response"], errors="coerce").min()
     bottom = min(-0.1, float(lowest) - 0.05) if np.isfinite(lowest) else -1.05
     for ax, degradation in zip(axes.ravel(), degradations):
-        part = table[(table["degradation"] == degradation) & (table["status"] == "ok")]
+        part = table[(table["degradation"] == degradation) & (table["status"] == Status.OK.value)]
         for index, (kind, name) in enumerate([*(("loss", n) for n in names), *(("metric", m) for m in metrics)]):
             curve = part[(part["kind"] == kind) & (part["name"] == name)]
             if curve.empty:
@@ -257,7 +259,7 @@ def sweep_matrix(table: pd.DataFrame):
     names = [name if kind == "loss" else f"{name} (metric)" for kind, name in keys]
     values = np.full((len(names), len(degradations)), np.nan)
     for j, degradation in enumerate(degradations):
-        part = table[(table["degradation"] == degradation) & (table["status"] == "ok")]
+        part = table[(table["degradation"] == degradation) & (table["status"] == Status.OK.value)]
         if part.empty:
             continue
         last = part[part["level_index"] == part["level_index"].max()]
@@ -314,7 +316,7 @@ def bench_chart(table: pd.DataFrame):
     """
     from matplotlib import colormaps
 
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == Status.OK.value]
     losses = list(dict.fromkeys(ok["loss"]))
     shapes = list(dict.fromkeys(ok["shape"]))
     marked = {row["loss"]: bool(row["cpu_transform"]) for _, row in ok.iterrows()}

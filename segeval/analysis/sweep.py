@@ -49,6 +49,7 @@ from segeval.analysis.gradients import loss_options
 from segeval.errors import SegevalError, UsageError
 from segeval.losses import get_loss
 from segeval.report.writers import prepare_out_dir, write_csv, write_json
+from segeval.status import Status
 
 __all__ = [
     "DEFAULT_LEVELS",
@@ -372,7 +373,7 @@ def run_sweep(
             head = {"degradation": degradation, "level_index": index, "level": float(level)}
             if isinstance(pair, str):
                 rows += [
-                    {**head, "name": n, "kind": kind, "value": math.nan, "status": "skipped", "note": pair}
+                    {**head, "name": n, "kind": kind, "value": math.nan, "status": Status.SKIPPED.value, "note": pair}
                     for n, kind in [*((n, "loss") for n in names), *((m, "metric") for m in METRICS)]
                 ]
             else:
@@ -411,11 +412,15 @@ def _level_rows(
         try:
             with torch.no_grad():
                 value = float(module(logits, target))
-            rows.append({**row, "value": value, "status": "ok" if math.isfinite(value) else "non_finite"})
+            rows.append(
+                {**row, "value": value, "status": (Status.OK if math.isfinite(value) else Status.NON_FINITE).value}
+            )
         except SegevalError as exc:
-            rows.append({**row, "value": math.nan, "status": "failed", "note": exc.message})
+            rows.append({**row, "value": math.nan, "status": Status.FAILED.value, "note": exc.message})
         except (RuntimeError, ValueError) as exc:
-            rows.append({**row, "value": math.nan, "status": "failed", "note": f"{type(exc).__name__}: {exc}"})
+            rows.append(
+                {**row, "value": math.nan, "status": Status.FAILED.value, "note": f"{type(exc).__name__}: {exc}"}
+            )
     rows.append(
         {
             **head,
@@ -423,7 +428,7 @@ def _level_rows(
             "kind": "metric",
             **context,
             "value": _dice(prediction, reference),
-            "status": "ok",
+            "status": Status.OK.value,
         }
     )
     hd95, status = _hd95(prediction, reference, spacing)
@@ -435,7 +440,7 @@ def _with_response(table: pd.DataFrame) -> pd.DataFrame:
     """Fill ``response`` (module docstring)."""
     table = table.copy()
     values = pd.to_numeric(table["value"], errors="coerce").to_numpy(float)
-    ok = table["status"].eq("ok").to_numpy()
+    ok = table["status"].eq(Status.OK.value).to_numpy()
     delta = np.full(len(table), np.nan)
     for (kind, name, _), group in table.groupby(["kind", "name", "degradation"], sort=False):
         first = group[group["level_index"] == group["level_index"].min()]

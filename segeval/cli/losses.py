@@ -31,6 +31,7 @@ from segeval.cli.common import (
 )
 from segeval.errors import ExitCode
 from segeval.options import Command, OutputFormat
+from segeval.status import Status
 
 
 class DefaultCommandGroup(TyperGroup):
@@ -125,7 +126,7 @@ def run(
         stderr.print(output_paths_note(result.write(out)), markup=False)
     for record in result.failed:
         stderr.print(f"failed: {record.case}: {record.error}", markup=False)
-    broken = result.per_case[(result.per_case["status"] == "failed") & (result.per_case["loss"] != "")]
+    broken = result.per_case[(result.per_case["status"] == Status.FAILED.value) & (result.per_case["loss"] != "")]
     for _, row in broken.head(10).iterrows():
         stderr.print(f"failed: {row['case']}: {row['loss']}: {row['error']}", markup=False)
     console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)
@@ -438,13 +439,13 @@ def sweep(
             f"sweep written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
         )
     table = result.table
-    failed = table[table["status"] == "failed"]
+    failed = table[table["status"] == Status.FAILED.value]
     for _, row in failed.drop_duplicates(["name"]).head(10).iterrows():
         stderr.print(f"failed: {row['name']}: {row['note']}", markup=False)
-    skipped = table[table["status"] == "skipped"].drop_duplicates(["degradation", "level"])
+    skipped = table[table["status"] == Status.SKIPPED.value].drop_duplicates(["degradation", "level"])
     for _, row in skipped.iterrows():
         stderr.print(f"skipped: {row['degradation']} level {row['level']:g}: {row['note']}", markup=False)
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"] == Status.OK.value]
     strongest = ok[ok["level_index"] == ok.groupby("degradation")["level_index"].transform("max")]
     matrix = strongest.pivot_table(index=["kind", "name"], columns="degradation", values="response", sort=False)
     matrix = matrix.reindex(columns=[d for d in dict.fromkeys(table["degradation"]) if d in matrix.columns])
@@ -520,7 +521,7 @@ def bench(
             f"benchmark written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
         )
     table = result.table
-    failed = table[table["status"] == "failed"]
+    failed = table[table["status"] == Status.FAILED.value]
     for _, row in failed.iterrows():
         stderr.print(f"failed: {row['loss']} at {row['shape']}: {row['error']}", markup=False)
     note = summary_line(table)

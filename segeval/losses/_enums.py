@@ -1,4 +1,4 @@
-"""The vocabularies of the loss catalog: one ``StrEnum`` per axis (STYLE.md convention 9).
+"""The vocabularies of the loss catalog: one ``StrEnum`` per axis.
 
 Every loss takes these as plain strings or as enum members; an unknown value raises
 :class:`~segeval.errors.UsageError` naming the argument, the valid values and the closest match.
@@ -8,22 +8,13 @@ from __future__ import annotations
 
 import difflib
 import enum
-import sys
 from typing import TypeVar
 
 from segeval.errors import UsageError
 
 __all__ = ["Aggregation", "Family", "Mode", "Reduction", "UnifiedVariant", "as_enum"]
 
-if sys.version_info >= (3, 11):
-    StrEnum = enum.StrEnum
-else:  # pragma: no cover - Python 3.10
-
-    class StrEnum(str, enum.Enum):
-        """``enum.StrEnum`` for Python 3.10: members are strings and print as their value."""
-
-        def __str__(self) -> str:
-            return str(self.value)
+StrEnum = enum.StrEnum
 
 
 class Mode(StrEnum):

@@ -1,7 +1,7 @@
 """The loss catalog: one explicit table of :class:`LossSpec` entries, registered in order.
 
 The CLI's ``segeval losses`` table, ``docs/losses.md``'s summary and the conformance tests are all
-generated from this table (STYLE.md convention 5).
+generated from this table.
 """
 
 from __future__ import annotations

@@ -130,8 +130,8 @@ def bce_loss(
     ``torch.nn.BCELoss`` clamps the log at -100 (100 per pixel) and Keras clips :math:`p` to
     :math:`[10^{-7}, 1-10^{-7}]` (16.1 per pixel).
 
-    The seed blog code ``F.binary_cross_entropy(torch.sigmoid(x), y)`` computes the same value but
-    is not stable for large logits.
+    ``F.binary_cross_entropy(torch.sigmoid(x), y)``, common in blog posts, computes the same value
+    but is not stable for large logits.
 
     References
     ----------
@@ -761,8 +761,9 @@ def focal_loss(
 
     Notes
     -----
-    This is the per-pixel definition. The widespread Kaggle version (and seed 002's code) computes
-    the batch-mean BCE first and returns :math:`\alpha(1 - e^{-\overline{BCE}})^\gamma\,
+    This is the per-pixel definition. The widespread Kaggle version (bigironsphere, "Loss Function
+    Library - Keras & PyTorch", https://www.kaggle.com/code/bigironsphere/loss-function-library-keras-pytorch)
+    computes the batch-mean BCE first and returns :math:`\alpha(1 - e^{-\overline{BCE}})^\gamma\,
     \overline{BCE}`, a different and much weaker function. RetinaNet divides the sum by the number
     of positive anchors; segmentation libraries (and segeval) take the mean over pixels. MONAI's
     softmax focal loss averages over :math:`B\cdot C\cdot N` one-hot-masked entries (this value
@@ -777,7 +778,7 @@ def focal_loss(
 
     Examples
     --------
-    Seed 000's worked numbers (:math:`\alpha = 0.5`, :math:`\gamma = 2`, natural log):
+    The worked numbers of ``docs/worked-examples.md`` (:math:`\alpha = 0.5`, :math:`\gamma = 2`, natural log):
 
     >>> import torch
     >>> p = torch.tensor([[[0.9, 0.6]]]); g = torch.ones(1, 1, 2)

@@ -1,8 +1,8 @@
 """Readers: every supported format, written by its own library, read back by ``segeval.read_image``;
 and what a prediction file is taken to hold (labels, probabilities, logits) once it is scored.
 
-Layer (a) of STYLE.md §4.14: tiny hand-checkable arrays, shapes non-square and odd (23 × 37,
-5 × 7 × 9), spacing anisotropic. Expected numbers are computed here with NumPy.
+Tiny hand-checkable arrays, shapes non-square and odd (23 × 37, 5 × 7 × 9), spacing
+anisotropic. Expected numbers are computed here with NumPy.
 """
 
 from __future__ import annotations

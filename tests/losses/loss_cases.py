@@ -1,6 +1,6 @@
-"""Inputs for the loss tests: seeded logits/targets per mode, perfect and inverted predictions,
-the seed blogs' 10x10 grids, a loader for the test-only reference libraries, and ``Failures``,
-which lets one test check a rule on every loss and report all that break it."""
+"""Inputs for the loss tests: seeded logits/targets per mode, perfect and inverted predictions, the
+10x10 grids of the worked examples (docs/worked-examples.md), a loader for the test-only reference
+libraries, and ``Failures``, which lets one test check a rule on every loss and report all that break it."""
 
 from __future__ import annotations
 
@@ -84,11 +84,11 @@ class Failures:
         assert not self.messages, f"{len(self.messages)} case(s) failed:\n" + "\n".join(self.messages)
 
 
-# ----------------------------------------------------------------------------- seed grids
+# ----------------------------------------------------------------------------- worked-example grids
 
 
 def grid_gt() -> np.ndarray:
-    """Seed 000 / LOSSES.md: 10x10, ground truth rows 1-5, cols 2-5 (20 px)."""
+    """docs/worked-examples.md: 10x10, ground truth rows 1-5, cols 2-5 (20 px)."""
     g = np.zeros((10, 10))
     g[1:6, 2:6] = 1
     return g

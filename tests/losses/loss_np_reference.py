@@ -1,4 +1,4 @@
-"""Float64 NumPy transcriptions of the loss formulas, written from the papers (see shared/LOSSES.md).
+"""Float64 NumPy transcriptions of the loss formulas, written from the papers (cited in docs/losses.md).
 
 Independent of segeval's implementation on purpose: explicit loops over classes and images, set
 definitions instead of cumulative-sum tricks (Lovász), brute-force distances instead of scipy's
@@ -12,7 +12,6 @@ import itertools
 import math
 
 import numpy as np
-
 
 # ----------------------------------------------------------------------------- activations
 

@@ -1,7 +1,7 @@
 """Every loss against a float64 NumPy transcription of its paper formula (loss_np_reference.py).
 
 float64 inputs are computed in float64 by segeval, so agreement is to ~1e-10; a float32 pass checks
-the tolerance LOSSES.md asks of a float32 implementation (rtol 1e-4, atol 1e-6). Option grids (modes, aggregations, weights)
+that float32 stays within rtol 1e-4, atol 1e-6 of float64. Option grids (modes, aggregations, weights)
 are looped inside each test, which names every combination that fails.
 """
 

@@ -1,7 +1,9 @@
-"""The seed blogs' worked examples (shared/LOSSES.md, "Worked examples"), as exact fractions.
+"""The worked examples of docs/worked-examples.md, as exact fractions.
 
-The 10x10 grid: ground truth rows 1-5, cols 2-5 (20 px). Expected values are the blogs' counts
-written as fractions, and the focal numbers from the RetinaNet formula with the natural log.
+The 10x10 grid: ground truth rows 1-5, cols 2-5 (20 px). Expected values are the pixel counts written
+as fractions, and the focal numbers from the RetinaNet formula (Lin et al., "Focal Loss for Dense
+Object Detection", ICCV 2017, https://arxiv.org/abs/1708.02002) with the natural log. Most cases come
+from a Chinese-language blog post on segmentation losses (author unknown), "post A" in docs/losses.md.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import math
 
 import pytest
 import torch
-
 from loss_cases import as_binary, grid_focal_prob, grid_gt, grid_pred7, grid_pred19
+
 from segeval.losses import (
-    bce_loss,
     bce_dice_loss,
+    bce_loss,
     dice_loss,
     focal_loss,
     get_loss,
@@ -56,7 +58,7 @@ def test_iou_equals_tversky_one_one_on_grid():
 
 
 def test_dice_smoothing_placement_grid_pred7():
-    """LOSSES.md: smooth=1 on pred7 gives 1 - 11/28 with (2I + s)/(Sigma + s) (MONAI/Keras).
+    """docs/worked-examples.md, "Where the smoothing term goes": smooth=1 on pred7 gives 1 - 11/28 (MONAI/Keras).
 
     smp's (2I + 2s)/(Sigma + 2s) would give 1 - 12/29, SegLoss V2's 2(I + s)/(Sigma + s) 1 - 12/28.
     """
@@ -81,7 +83,7 @@ def test_squared_dice_equals_plain_dice_on_hard_masks():
 )
 @pytest.mark.parametrize("positive", [True, False])
 def test_focal_single_pixel_blog_values(pt, expected, positive):
-    """Blog: FL(0.9) ~ 0.00053 and FL(0.6) ~ 0.041 with alpha = 0.5, gamma = 2, for both classes."""
+    """Post A's rounding: FL(0.9) ~ 0.00053 and FL(0.6) ~ 0.041 with alpha = 0.5, gamma = 2, for both classes."""
     p = torch.tensor([[[pt if positive else 1 - pt]]], dtype=torch.float64)
     g = torch.tensor([[[1.0 if positive else 0.0]]], dtype=torch.float64)
     value = focal_loss(p, g, from_logits=False, alpha=0.5, gamma=2.0).item()
@@ -99,7 +101,7 @@ def test_focal_grid_mean():
 
 
 def test_focal_is_not_the_batch_mean_kaggle_version():
-    """The seed/Kaggle code applies alpha (1 - e^-BCE)^gamma to the *mean* BCE; that is another number."""
+    """The widespread Kaggle code applies alpha (1 - e^-BCE)^gamma to the *mean* BCE; that is another number."""
     p = as_binary(grid_focal_prob())
     mean_bce = bce_loss(p, G, from_logits=False).item()
     kaggle = 0.5 * (1 - math.exp(-mean_bce)) ** 2 * mean_bce
@@ -115,8 +117,8 @@ def test_focal_with_logits_equals_probabilities():
     assert a.item() == pytest.approx(b.item(), rel=1e-12)
 
 
-def test_bce_seed_example_per_pixel_values():
-    """Seed 000 BCE table: L(1, 0.9) = L(0, 0.1) = 0.105, L(0, 0.8) = 1.609 (natural log)."""
+def test_bce_per_pixel_values():
+    """docs/worked-examples.md, "Binary cross entropy": L(1, 0.9) = L(0, 0.1) = 0.105, L(0, 0.8) = 1.609."""
     p = torch.tensor([[[0.9, 0.1, 0.8]]], dtype=torch.float64)
     g = torch.tensor([[[1.0, 0.0, 0.0]]], dtype=torch.float64)
     values = bce_loss(p, g, from_logits=False, reduction="none").flatten().tolist()
@@ -124,7 +126,7 @@ def test_bce_seed_example_per_pixel_values():
 
 
 def test_bce_dice_on_grid_is_sum_of_parts():
-    """Seed 000's BCE-Dice = BCE + Dice loss (weights 1, 1), here with the Keras smoothing on the flat tensor."""
+    """docs/worked-examples.md, "BCE plus Dice": BCE + Dice loss (weights 1, 1), smooth=1 on the flat tensor."""
     p = as_binary(grid_focal_prob())
     value = bce_dice_loss(p, G, from_logits=False, smooth=1.0, aggregation="batch")
     bce = bce_loss(p, G, from_logits=False)
@@ -145,10 +147,11 @@ def test_multiclass_grid_matches_binary_for_two_classes():
         assert multi.item() == pytest.approx(binary.item(), rel=1e-10), name
 
 
-def test_bce_seed_grid_mean():
-    """Seed 000's BCE grid: GT at (2,4), (3,3), (6,5); p = 0.9, 0.8, 0.9 there and 0.1 elsewhere.
+def test_bce_sparse_grid_mean():
+    """docs/worked-examples.md, "Binary cross entropy": the sparse grid.
 
-    The blog's total (0.186) counts 105 pixels; the grid's mean BCE is (99 ln(1/0.9) + ln(1/0.8))/100.
+    GT at (2,4), (3,3), (6,5); p = 0.9, 0.8, 0.9 there and 0.1 elsewhere. Post A's total (0.186)
+    counts 105 pixels; the grid's mean BCE is (99 ln(1/0.9) + ln(1/0.8))/100.
     """
     g = torch.zeros(1, 1, 10, 10, dtype=torch.float64)
     p = torch.full_like(g, 0.1)

@@ -664,8 +664,12 @@ def markdown_table() -> str:
     lines = []
     for panel in Panel:
         rows = [option for option in OPTIONS if option.panel is panel]
-        lines += [f"**{panel.value}**", "", "| option | value | default | settings-file key | commands | meaning |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            f"**{panel.value}**",
+            "",
+            "| option | value | default | settings-file key | commands | meaning |",
+            "|---|---|---|---|---|---|",
+        ]
         for option in rows:
             flag = f"`{option.flag}`" + (f", `{option.short}`" if option.short else "")
             if option.type.flag:
@@ -673,7 +677,9 @@ def markdown_table() -> str:
             value = "flag" if option.type.flag else f"`{option.type.metavar}`"
             if option.type.repeatable:
                 value += " (repeatable)"
-            default = "" if option.default in (None, (), "") else f"`{getattr(option.default, 'value', option.default)}`"
+            default = (
+                "" if option.default in (None, (), "") else f"`{getattr(option.default, 'value', option.default)}`"
+            )
             key = f"`{option.file_keys[0].replace('_', '-')}`" if option.in_file else "—"
             commands = ", ".join(command.value for command in Command if command in option.commands)
             lines.append(f"| {flag} | {value} | {default} | {key} | {commands} | {option.help.replace('|', '/')} |")

@@ -153,7 +153,7 @@ def dice_loss(
 
     Examples
     --------
-    Seed 000's 10x10 grid: a 20-pixel lung and a prediction that misses one pixel.
+    The 10x10 grid of docs/worked-examples.md: a 20-pixel lung and a prediction that misses one pixel.
 
     >>> import torch
     >>> g = torch.zeros(1, 1, 10, 10); g[0, 0, 1:6, 2:6] = 1

@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 from segeval.errors import UsageError
-from segeval.options import BY_NAME, CONFIG_OPTIONS
+from segeval.options import BY_NAME, CONFIG_OPTIONS, PredKind
 
 
 class _ScoreConfigMethods:
@@ -27,6 +27,8 @@ class _ScoreConfigMethods:
             value = option.coerce(getattr(self, option.name))
             object.__setattr__(self, option.name, option.default if value is None else value)
         self._check_labels()
+        if self.pred_kind is PredKind.PROBS and self.threshold is not None and not 0.0 < self.threshold < 1.0:
+            raise UsageError(f"--threshold must be in (0, 1) for probabilities, got {self.threshold!r}")
         if self.skip_missing and not self.allow_missing:
             object.__setattr__(self, "allow_missing", True)
         if (self.max_drop or self.max_rise) and self.baseline is None:

@@ -75,7 +75,7 @@ def test_bad_cases_fail_alone_and_set_exit_code_3(tmp_path):
     result = evaluate_losses(tmp_path / "p", tmp_path / "g", losses=["dice", "ce"])
     failed = {r.case: r.error for r in result.failed}
     assert set(failed) == {"labels", "nonfinite"}
-    assert "integer labels" in failed["labels"] and "NaN" in failed["nonfinite"]
+    assert "label map" in failed["labels"] and "NaN" in failed["nonfinite"]
     good = result.per_case[result.per_case["case"] == "good"].set_index("loss")
     assert good.at["ce", "value"] == pytest.approx(0.0, abs=1e-6)  # one-hot probabilities of the right class
     assert good.at["dice", "value"] == pytest.approx(0.0, abs=1e-4)

@@ -7,8 +7,10 @@ Same pairing, readers and error handling as ``segeval score``::
 
 A prediction with a class axis is used in ``multiclass`` mode against the class index of each
 label (``labels`` gives the label of each channel, default 0..C-1); a single-channel map in
-``binary`` mode against the foreground (label 1; 0/255 masks are read as 0/1). A grayscale PNG/TIFF
-prediction is a foreground probability scaled to its range (value / 255, or / 65535 for 16 bits).
+``binary`` mode against the foreground (label 1; 0/255 masks are read as 0/1). A single-channel integer
+prediction follows the rule of ``segeval score`` (:func:`segeval.pipeline.decode.integer_map_kind`): an 8- or
+16-bit image with many values against a binary mask is a foreground probability (value / 255 or / 65535);
+a label map is an input error.
 Whether the maps hold logits or probabilities is inferred per case (values within [0, 1] →
 probabilities) unless ``from_logits`` is given.
 """
@@ -26,8 +28,9 @@ from segeval.config import ScoreConfig, default_workers
 from segeval.errors import InputError
 from segeval.io.pairing import CasePair
 from segeval.io.palette import read_palette
+from segeval.options import PredKind
 from segeval.pipeline.chunks import Progress
-from segeval.pipeline.decode import decode_reference, to_tensor
+from segeval.pipeline.decode import decode_reference, integer_map_kind, to_tensor
 from segeval.pipeline.load import CaseRecord, LoadedCase, load_ahead
 from segeval.status import Status
 
@@ -87,15 +90,33 @@ def failed_row(record: CaseRecord) -> dict:
     }
 
 
+def _integer_probabilities(pred: torch.Tensor, gt: torch.Tensor, item: LoadedCase, config: ScoreConfig) -> torch.Tensor:
+    """A single-channel integer prediction as probabilities, by the rule ``segeval score`` uses
+    (:func:`~segeval.pipeline.decode.integer_map_kind`); a label map is an input error."""
+    values, reference = set(torch.unique(pred).tolist()), set(torch.unique(gt).tolist())
+    label_set = set(config.labels) if config.labels is not None else reference
+    kind = integer_map_kind(values, item.pred.array.dtype, label_set, reference <= {0, 1}, path=item.pred.path)
+    if kind is PredKind.LABELS:
+        shown = ", ".join(map(str, sorted(values)[:6])) + (", ..." if len(values) > 6 else "")
+        raise InputError(
+            f"{item.pred.path}: the prediction is a label map (values {shown}), not a probability or logit map; "
+            f"losses need probabilities or logits (ground truth: {item.gt.path.name})",
+            hint="give the network's probability or logit output, e.g. NPY/NPZ maps with a class axis",
+        )
+    return pred.float() / float(np.iinfo(item.pred.array.dtype).max)
+
+
 def prepare_case(item: LoadedCase, config: ScoreConfig, from_logits: bool | None, device: torch.device) -> PreparedCase:
     """The prediction and target tensors of one case (module docstring for the rules)."""
     record, pred_image = item.record, item.pred
     if pred_image is None:
         raise InputError(f"{record.case}: no prediction")
     pred = to_tensor(pred_image.array, device)
-    if not pred.is_floating_point() and pred_image.format == "image" and record.class_axis is None:
-        # an 8- or 16-bit grayscale image is a foreground probability scaled to the full range
-        pred = pred.float() / (255.0 if pred_image.array.dtype == np.uint8 else 65535.0)
+    gt = decode_reference(to_tensor(item.gt.array, device), path=item.gt.path).long()
+    if item.gt.format == "image" and bool(((gt == 0) | (gt == 255)).all()) and bool((gt == 255).any()):
+        gt = gt // 255
+    if not pred.is_floating_point() and record.class_axis is None:
+        pred = _integer_probabilities(pred, gt, item, config)
     if not pred.is_floating_point():
         raise InputError(f"{pred_image.path}: losses need probability or logit maps; the file holds integer labels")
     low, high = (float(v) for v in torch.aminmax(pred))
@@ -103,9 +124,6 @@ def prepare_case(item: LoadedCase, config: ScoreConfig, from_logits: bool | None
         raise InputError(f"{pred_image.path}: prediction holds NaN or infinite values")
     logits = from_logits if from_logits is not None else not (low >= 0.0 and high <= 1.0)
     record = replace(record, pred_kind="logits" if logits else "probs")
-    gt = decode_reference(to_tensor(item.gt.array, device), path=item.gt.path).long()
-    if item.gt.format == "image" and bool(((gt == 0) | (gt == 255)).all()) and bool((gt == 255).any()):
-        gt = gt // 255
     axis = record.class_axis
     if axis is None or pred.shape[axis] == 1:
         prediction = (pred if axis is None else pred.squeeze(axis)).float()[None, None]

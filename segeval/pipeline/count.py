@@ -16,7 +16,15 @@ import torch
 from segeval.config import ScoreConfig
 from segeval.errors import InputError
 from segeval.metrics.confusion import RawCounts, drop_reference_value, joint_histograms, remap_values
-from segeval.pipeline.decode import decode_prediction, decode_reference, to_tensor
+from segeval.options import PredKind
+from segeval.pipeline.decode import (
+    DEFAULT_THRESHOLDS,
+    DecodedPrediction,
+    decode_prediction,
+    decode_reference,
+    integer_map_kind,
+    to_tensor,
+)
 from segeval.pipeline.load import BACKGROUND, CaseRecord, LoadedCase
 
 
@@ -30,16 +38,20 @@ def count_batch(
     """Decode each prediction and reference on ``device``, count the batch's joint histograms in one
     call, and compute the distance metrics ``distance_names`` of each case when asked for."""
     records: dict[str, CaseRecord] = {}
-    ready: list[tuple[CaseRecord, LoadedCase, torch.Tensor, torch.Tensor]] = []
+    ready: list[
+        tuple[CaseRecord, LoadedCase, torch.Tensor | None, DecodedPrediction | None, torch.Tensor, torch.Tensor]
+    ] = []
     for item in batch:
         record = item.record
         try:
             gt = decode_reference(to_tensor(item.gt.array, device), path=item.gt.path)
+            raw, decoded = None, None
             if item.pred is None:
                 pred = torch.full_like(gt, BACKGROUND)
             else:
+                raw = to_tensor(item.pred.array, device)
                 decoded = decode_prediction(
-                    to_tensor(item.pred.array, device),
+                    raw,
                     kind=config.pred_kind,
                     class_axis=record.class_axis,
                     threshold=config.threshold,
@@ -49,13 +61,15 @@ def count_batch(
                     channel_labels(decoded.labels, item, config) if decoded.class_axis is not None else decoded.labels
                 )
                 record = replace(record, pred_kind=decoded.kind.value, threshold=decoded.threshold)
-            ready.append((record, item, pred, gt))
+            ready.append((record, item, raw, decoded, pred, gt))
         except Exception as exc:
             record = record.failed(exc)
         records[record.case] = record
-    histograms = joint_histograms([pred for _, _, pred, _ in ready], [gt for _, _, _, gt in ready])
-    for (record, item, pred, gt), counts in zip(ready, histograms):
+    histograms = joint_histograms([pred for *_, pred, _ in ready], [gt for *_, gt in ready])
+    for (record, item, raw, decoded, pred, gt), counts in zip(ready, histograms):
         try:
+            if decoded is not None and decoded.inferred and decoded.class_axis is None:
+                record, pred, counts = check_inferred_kind(record, item, raw, decoded, pred, gt, counts, config)
             record = normalise_labels(record, counts, item, config)
             if distance_names:
                 record = replace(
@@ -65,6 +79,56 @@ def count_batch(
             record = record.failed(exc)
         records[record.case] = record
     return [records[item.record.case] for item in batch]
+
+
+def check_inferred_kind(
+    record: CaseRecord,
+    item: LoadedCase,
+    raw: torch.Tensor,
+    decoded: DecodedPrediction,
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    counts: RawCounts,
+    config: ScoreConfig,
+) -> tuple[CaseRecord, torch.Tensor, RawCounts]:
+    """Check an inferred single-channel kind against the case's ground truth, from the histogram.
+
+    An integer map follows :func:`~segeval.pipeline.decode.integer_map_kind`: read as a probability
+    image, it is thresholded again and recounted. A float map read as probabilities or logits needs a
+    binary ground truth.
+
+    Raises
+    ------
+    InputError
+        A map that is not what it was inferred to be, naming the file, what it holds and ``--pred-kind``.
+    """
+    reference = set(counts.gt_values.tolist()) - {config.ignore_index}
+    reference_binary = reference <= {0, 1} or (item.gt.format == "image" and reference <= {0, 255})
+    if decoded.kind is PredKind.LABELS and not raw.is_floating_point():
+        label_set = set(config.labels) if config.labels is not None else reference
+        kind = integer_map_kind(
+            set(counts.pred_values.tolist()), item.pred.array.dtype, label_set, reference_binary, path=item.pred.path
+        )
+        if kind is PredKind.PROBS:
+            cut = DEFAULT_THRESHOLDS[PredKind.PROBS] if config.threshold is None else config.threshold
+            if not 0.0 < cut < 1.0:
+                raise InputError(
+                    f"{item.pred.path}: read as a probability image, but --threshold {cut:g} is outside (0, 1)"
+                )
+            scale = float(np.iinfo(item.pred.array.dtype).max)
+            pred = (raw.float() / scale >= cut).to(torch.uint8)
+            counts = joint_histograms([pred], [gt])[0]
+            record = replace(record, pred_kind=PredKind.PROBS.value, threshold=cut, pred_scale=scale)
+    elif decoded.kind in (PredKind.PROBS, PredKind.LOGITS) and not reference_binary:
+        low, high = decoded.value_range
+        distinct = int(torch.unique(raw).numel())
+        raise InputError(
+            f"{item.pred.path}: a single-channel map of {distinct} distinct values ({low:.6g} to {high:.6g}), not "
+            f"all integers, reads as a binary {decoded.kind.value} map, but the ground truth {item.gt.path.name} "
+            f"holds labels {sorted(reference)}",
+            hint="give --pred-kind probs or logits to score it as a foreground map anyway, or save a label map",
+        )
+    return record, pred, counts
 
 
 def channel_labels(channels: torch.Tensor, item: LoadedCase, config: ScoreConfig) -> torch.Tensor:
@@ -90,6 +154,21 @@ def normalise_labels(record: CaseRecord, counts: RawCounts, item: LoadedCase, co
         outside the declared labels (naming the file).
     """
     declared = set(config.labels) if config.labels is not None else None
+    if declared is None:
+        for image, present in ((item.gt, counts.gt_values), (item.pred, counts.pred_values)):
+            negative = sorted(v for v in present.tolist() if v < 0 and v != config.ignore_index)
+            if negative:
+                raise InputError(
+                    f"{image.path if image is not None else record.case}: negative label value {negative[0]}",
+                    hint="declare every label with --labels to score negative ones",
+                )
+    gt_present = set(counts.gt_values.tolist())
+    ignored_pixels = 0
+    if config.ignore_index is not None and config.ignore_index in gt_present:
+        ignored_pixels = int(counts.cm[counts.values == config.ignore_index].sum())
+    binary_255_ignored = (
+        config.ignore_index == 255 and item.gt.format == "image" and gt_present <= {0, 255} and 255 in gt_present
+    )
     remapped = {}
     for side, image, present in (("gt", item.gt, counts.gt_values), ("pred", item.pred, counts.pred_values)):
         remapped[side] = (
@@ -114,7 +193,14 @@ def normalise_labels(record: CaseRecord, counts: RawCounts, item: LoadedCase, co
                     f"{', '.join(map(str, sorted(declared)))}"
                     + (f" (also {', '.join(map(str, unknown[1:6]))})" if len(unknown) > 1 else "")
                 )
-    return replace(record, counts=counts, gt_remapped_0_255=remapped["gt"], pred_remapped_0_255=remapped["pred"])
+    return replace(
+        record,
+        counts=counts,
+        gt_remapped_0_255=remapped["gt"],
+        pred_remapped_0_255=remapped["pred"],
+        ignored_pixels=ignored_pixels,
+        gt_binary_255_ignored=binary_255_ignored,
+    )
 
 
 def _is_binary_255(present: np.ndarray, declared: set[int] | None, ignore_index: int | None) -> bool:

@@ -10,7 +10,10 @@ A prediction may be
 
 The kind is inferred unless forced (``--pred-kind``): integer dtype → labels; floats that are all
 whole numbers → labels; floats within [0, 1] → probabilities; other floats → logits. NaN or
-infinite values are an input error.
+infinite values are an input error. Once the case is counted, the count stage checks the inference
+against the ground truth: a single-channel integer map follows :func:`integer_map_kind` (a label map,
+an 8/16-bit probability image, or an error), and a single-channel float map against a ground truth
+with labels other than 0 and 1 is an error unless ``--pred-kind`` forces it.
 """
 
 from __future__ import annotations
@@ -97,6 +100,10 @@ class DecodedPrediction:
     kind: PredKind
     class_axis: int | None
     threshold: float | None
+    inferred: bool = False
+    """The kind was inferred from the values (``--pred-kind auto``), not forced."""
+    value_range: tuple[float, float] | None = None
+    """Smallest and largest value of a floating-point prediction."""
 
 
 def decode_prediction(
@@ -109,7 +116,7 @@ def decode_prediction(
         if class_axis is None:
             if kind in (PredKind.PROBS, PredKind.LOGITS):
                 raise InputError(f"{path}: --pred-kind {kind.value} but the file holds integers ({_dtype(x)})")
-            return DecodedPrediction(x, PredKind.LABELS, None, None)
+            return DecodedPrediction(x, PredKind.LABELS, None, None, inferred=kind is PredKind.AUTO)
         if kind is PredKind.LABELS:
             raise InputError(f"{path}: --pred-kind labels but the file has a class axis {class_axis}")
         return DecodedPrediction(torch.argmax(x, dim=class_axis), PredKind.PROBS, class_axis, None)
@@ -118,7 +125,8 @@ def decode_prediction(
     if not (np.isfinite(low) and np.isfinite(high)):
         n_nan, n_inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
         raise InputError(f"{path}: prediction holds {n_nan} NaN and {n_inf} infinite values")
-    if kind is PredKind.AUTO:
+    inferred = kind is PredKind.AUTO
+    if inferred:
         if class_axis is None and bool((x == torch.round(x)).all()):
             kind = PredKind.LABELS
         elif low >= 0.0 and high <= 1.0:
@@ -128,15 +136,57 @@ def decode_prediction(
     if class_axis is not None:
         if kind is PredKind.LABELS:
             raise InputError(f"{path}: --pred-kind labels but the file has a class axis {class_axis}")
-        return DecodedPrediction(torch.argmax(x, dim=class_axis), kind, class_axis, None)
+        return DecodedPrediction(torch.argmax(x, dim=class_axis), kind, class_axis, None, inferred, (low, high))
     if kind is PredKind.LABELS:
         if not bool((x == torch.round(x)).all()):
             raise InputError(f"{path}: --pred-kind labels but the file holds non-integer values")
-        return DecodedPrediction(x.long(), kind, None, None)
+        return DecodedPrediction(x.long(), kind, None, None, inferred, (low, high))
     if kind is PredKind.PROBS and (low < 0.0 or high > 1.0):
         raise InputError(f"{path}: probabilities outside [0, 1] (min {low:.6g}, max {high:.6g})")
     cut = DEFAULT_THRESHOLDS[kind] if threshold is None else threshold
-    return DecodedPrediction((x >= cut).to(torch.uint8), kind, None, cut)
+    if kind is PredKind.PROBS and not 0.0 < cut < 1.0:
+        raise InputError(
+            f"{path}: read as probabilities, but --threshold {cut:g} is outside (0, 1)",
+            hint="give a threshold in (0, 1), or --pred-kind logits for logit maps",
+        )
+    return DecodedPrediction((x >= cut).to(torch.uint8), kind, None, cut, inferred, (low, high))
+
+
+MAX_STRAY_VALUES = 16
+"""A single-channel integer prediction may hold at most this many values outside the label set and still be
+read as a label map (false positives of classes absent from the case); more is not a label map."""
+PROBABILITY_IMAGE_MIN_VALUES = 16
+"""An 8- or 16-bit single-channel prediction with more distinct values than this, against a binary reference,
+is a probability image (value / 255, or / 65535)."""
+
+
+def integer_map_kind(
+    values: set[int], dtype: np.dtype, label_set: set[int], reference_binary: bool, *, path: object
+) -> PredKind:
+    """What a single-channel integer prediction holding ``values`` is: the one rule of ``score`` and ``losses``.
+
+    - a label map when its values are within ``label_set`` (the declared labels, else the case's
+      ground-truth labels), 255 allowed in a 0/255 mask;
+    - else, against a binary reference, an 8- or 16-bit image with more than
+      :data:`PROBABILITY_IMAGE_MIN_VALUES` distinct values is a probability map (value / 255 or / 65535);
+    - else a label map when at most :data:`MAX_STRAY_VALUES` values are outside the label set (they are
+      scored as classes, and reported);
+    - else not a label map: an input error naming the values and ``--pred-kind``.
+    """
+    allowed = label_set | {255} if values <= {0, 255} else label_set
+    if values <= allowed:
+        return PredKind.LABELS
+    if reference_binary and dtype in (np.uint8, np.uint16) and len(values) > PROBABILITY_IMAGE_MIN_VALUES:
+        return PredKind.PROBS
+    extra = sorted(values - allowed)
+    if len(extra) <= MAX_STRAY_VALUES:
+        return PredKind.LABELS
+    shown = ", ".join(map(str, extra[:5]))
+    raise InputError(
+        f"{path}: {len(values)} distinct values ({min(values)} to {max(values)}) where the label set is "
+        f"{sorted(label_set)}; {len(extra)} of them ({shown}, ...) are not labels: this is not a label map",
+        hint="give --pred-kind probs or logits for a probability or logit map, or --labels for the label set",
+    )
 
 
 def decode_reference(x: torch.Tensor, *, path: object) -> torch.Tensor:

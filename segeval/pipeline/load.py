@@ -56,13 +56,22 @@ class CaseRecord:
     """The ground truth was a 0/255 binary image, read as labels 0/1."""
     pred_remapped_0_255: bool = False
     """The prediction was a 0/255 binary image, read as labels 0/1."""
+    pred_scale: float | None = None
+    """An integer prediction read as a probability image was divided by this (255 or 65535)."""
+    ignored_pixels: int = 0
+    """Reference pixels equal to the ignore index (counted nowhere)."""
+    gt_binary_255_ignored: bool = False
+    """A 0/255 ground-truth image whose 255 pixels the ignore index 255 removes (a binary mask read as ignored)."""
     counts: RawCounts | None = None
     distances: dict[int, dict[str, tuple[float, Status]]] | None = None
     """Distance metrics per label: ``{label: {metric: (value, status)}}``, when asked for."""
 
     def failed(self, error: Exception) -> CaseRecord:
         """This record as a failed case, with the one-line reason of ``error``."""
-        message = str(error) if isinstance(error, InputError) else f"internal error: {type(error).__name__}: {error}"
+        if isinstance(error, InputError):
+            message = str(error) + (f"; {error.hint}" if error.hint else "")
+        else:
+            message = f"internal error: {type(error).__name__}: {error}"
         return replace(self, status=Status.FAILED, error=message, counts=None, distances=None)
 
     @property
@@ -76,11 +85,16 @@ class CaseRecord:
     @property
     def notes(self) -> list[str]:
         """What was done to the inputs, in words (``summary.json``)."""
-        return [
+        notes = [
             f"{side} 0/255 mapped to 0/1"
             for side, remapped in (("ground truth", self.gt_remapped_0_255), ("prediction", self.pred_remapped_0_255))
             if remapped
         ]
+        if self.pred_scale is not None:
+            notes.append(f"integer prediction read as probabilities (value / {self.pred_scale:g})")
+        if self.gt_binary_255_ignored:
+            notes.append("ground truth 0/255: the 255 pixels are the ignore index")
+        return notes
 
 
 @dataclass(frozen=True)

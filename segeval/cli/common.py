@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
@@ -23,6 +25,9 @@ from segeval.errors import ExitCode, SegevalError
 from segeval.options import BY_NAME, Command, Option, OutputFormat, merge, options_for
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
 
 # The options that are not in the option table, shared by several loss commands.
 FormatOpt = Annotated[
@@ -91,7 +96,11 @@ def resolve_settings(given: dict[str, object], command: Command) -> tuple[dict[s
 
 
 def handle_errors(command):
-    """Turn a :class:`SegevalError` into one line on stderr and its exit code; no traceback."""
+    """Turn a :class:`SegevalError` into one line on stderr and its exit code; no traceback.
+
+    Any other exception is a bug: one line and exit 4 (``SEGEVAL_DEBUG=1`` adds the traceback, the code
+    stays 4); Ctrl-C prints ``interrupted`` and exits 130.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -102,11 +111,14 @@ def handle_errors(command):
             if error.hint:
                 stderr.print(f"hint: {error.hint}", markup=False, soft_wrap=True)
             raise typer.Exit(code=int(error.exit_code)) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
-        except Exception as error:  # a bug: one line, exit 4; SEGEVAL_DEBUG=1 shows the traceback
+        except KeyboardInterrupt:
+            stderr.print("interrupted", markup=False)
+            raise typer.Exit(code=INTERRUPTED) from None
+        except Exception as error:  # a bug: one line, exit 4; SEGEVAL_DEBUG=1 shows the traceback too
             if os.environ.get("SEGEVAL_DEBUG"):
-                raise
+                traceback.print_exc(file=sys.stderr)
             stderr.print(f"internal error: {type(error).__name__}: {error}", markup=False, soft_wrap=True)
             stderr.print(
                 "hint: this is a bug in segeval; rerun with SEGEVAL_DEBUG=1 for the traceback and report it",

@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from segeval.cli.common import FormatOpt, handle_errors, stdout_console
-from segeval.errors import ExitCode, UsageError
-from segeval.options import OutputFormat
+from segeval.cli.common import handle_errors, stdout_console
+from segeval.errors import ExitCode, InputError, UsageError
+from segeval.options import BY_NAME, OutputFormat
 
 EPILOG = (
     "Examples:\n\n  segeval compare reports_main/ reports_pr/\n\n"
@@ -41,31 +41,49 @@ def compare(
         Optional[Path], typer.Option("--out", "-o", help="Write comparison.csv and comparison.json here.")
     ] = None,
     junit: Annotated[Optional[Path], typer.Option(help="Write the limit verdicts as JUnit XML.")] = None,
-    markdown: Annotated[Optional[Path], typer.Option(help="Write a Markdown summary of the changes.")] = None,
-    output_format: FormatOpt = OutputFormat.TABLE,
+    markdown: Annotated[
+        Optional[Path], typer.Option(help="Append a Markdown summary of the changes (e.g. $GITHUB_STEP_SUMMARY).")
+    ] = None,
+    output_format: Annotated[
+        Optional[str],
+        typer.Option(
+            "--format", "-f", metavar=BY_NAME["format"].type.metavar, help="What to print on stdout. [default: table]"
+        ),
+    ] = None,
 ) -> None:
     """Compare two reports: change of each mean over paired cases, with a bootstrap 95% interval and a
     Wilcoxon signed-rank p-value; the cases that got most worse; cases in only one report.
-    Exit code 1 when a --max-drop/--max-rise limit is exceeded."""
+    Exit code 1 when a --max-drop/--max-rise limit is exceeded, 3 when the reports have no case in common."""
     from segeval.quality.compare import compare_reports, read_report
     from segeval.quality.gates import parse_limits
-    from segeval.report.ci import comparison_markdown, write_junit
+    from segeval.report.ci import append_markdown, comparison_markdown, write_junit
     from segeval.report.render import render_comparison, render_gates
-    from segeval.report.writers import json_text, prepare_out_dir, write_atomic, write_csv, write_json
+    from segeval.report.writers import check_out_dir, check_out_file, json_text, write_report_set
 
+    output_format = OutputFormat.TABLE if output_format is None else BY_NAME["format"].coerce(output_format)
     if not 0.0 < ci < 1.0:
         raise UsageError(f"--ci must be in (0, 1), got {ci}")
     limits = parse_limits(tuple(max_drop or ()), "drop") + parse_limits(tuple(max_rise or ()), "rise")
-    comparison = compare_reports(read_report(baseline), read_report(current), level=ci, limits=limits)
     if out is not None:
-        folder = prepare_out_dir(out)
-        write_csv(folder / "comparison.csv", comparison.table)
-        write_json(folder / "comparison.json", comparison.as_dict())
+        check_out_dir(out, ["comparison.csv", "comparison.json"])
+    for option, path in (("--junit", junit), ("--markdown", markdown)):
+        if path is not None:
+            check_out_file(path, option)
+    comparison = compare_reports(read_report(baseline), read_report(current), level=ci, limits=limits)
+    if not comparison.common_cases:
+        raise InputError(
+            f"{comparison.baseline} and {comparison.current} have no scored case in common: nothing to compare",
+            hint="compare two reports of the same cases (case names are file names without extension)",
+        )
+    if out is not None:
+        try:
+            write_report_set(out, {"comparison.csv": comparison.table}, "comparison.json", comparison.as_dict())
+        except OSError as exc:
+            raise UsageError(f"--out {out}: cannot write the comparison: {exc.strerror or exc}") from None
     if junit is not None:
         write_junit(junit, comparison.gates, [])
     if markdown is not None:
-        text = comparison_markdown(comparison)
-        write_atomic(markdown, lambda handle: handle.write(text))
+        append_markdown(markdown, comparison_markdown(comparison))
     console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)
     if output_format is OutputFormat.JSON:
         console.file.write(json_text(comparison.as_dict()))

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from segeval.cli.common import handle_errors, progress_bar, resolve_settings, stderr, stdout_console, with_table_options
-from segeval.errors import ExitCode
+from segeval.errors import ExitCode, UsageError
 from segeval.options import Command, OutputFormat
 
 EPILOG = (
@@ -53,6 +53,7 @@ def score(
         if (warning := direction_warning(gate)) is not None:
             stderr.print(f"warning: {warning}", markup=False)
 
+    _check_destinations(settings, preds, gts)
     fmt = settings["format"]
     with progress_bar(settings["progress"] and stderr.is_terminal and fmt is not OutputFormat.QUIET) as advance:
         result = run_score(preds, gts, config, progress=advance)
@@ -71,12 +72,33 @@ def run_exit_code(result) -> ExitCode:
     return ExitCode.OK
 
 
+def _check_destinations(settings: dict, preds: Path | None, gts: Path | None) -> None:
+    """Usage errors for outputs that cannot be written, before any file is scored; a warning for
+    ``--out`` inside an input folder."""
+    from segeval.report.writers import check_out_dir, check_out_file
+
+    out = settings["out"]
+    if out is not None:
+        check_out_dir(out, ["per_case.csv", "summary.csv", "summary.json"])
+        for side, folder in (("prediction", preds), ("ground-truth", gts)):
+            if folder is not None and folder.is_dir() and Path(out).resolve().is_relative_to(folder.resolve()):
+                stderr.print(f"warning: --out {out} is inside the {side} folder {folder}", markup=False)
+    for option in ("junit", "markdown"):
+        if settings[option] is not None:
+            check_out_file(settings[option], f"--{option}")
+
+
 def _write_outputs(result, out: Path | None, junit: Path | None, markdown: Path | None) -> None:
+    """Write the report set (``--out``), the JUnit file and append the Markdown summary."""
     from segeval.cli.common import output_paths_note
     from segeval.report.ci import write_junit, write_markdown
 
     if out is not None:
-        stderr.print(output_paths_note(result.write(out)), markup=False)
+        try:
+            paths = result.write(out)
+        except OSError as exc:
+            raise UsageError(f"--out {out}: cannot write the reports: {exc.strerror or exc}") from None
+        stderr.print(output_paths_note(paths), markup=False)
     if junit is not None:
         write_junit(junit, result.gates, result.failed)
     if markdown is not None:

@@ -72,12 +72,23 @@ class ScoreResult:
         """Cases with a ground truth and no prediction: scored as empty predictions, or skipped."""
         return sorted([r.case for r in self.cases if r.status is Status.MISSING_PRED] + self.skipped_missing)
 
-    def metric(self, name: str, class_: int | str = "all", statistic: str = "mean") -> float:
-        """One number of the summary, e.g. ``result.metric("dice", 1)`` or ``("miou", statistic="pooled")``."""
+    def metric(self, name: str, class_: int | str | None = None, statistic: str = "mean") -> float:
+        """One number of the summary, e.g. ``result.metric("dice", 1)`` or ``("miou", statistic="pooled")``.
+
+        Without a class, a per-class metric gives what a gate on it means (docs/gates.md): the mean over
+        cases of each case's foreground mean (``"dice"`` is ``mean_dice``); ``statistic`` is then a gate
+        statistic, and ``"pooled"`` the mean of the foreground classes' pooled values.
+        """
         from segeval.metrics.catalog import resolve_metric
+        from segeval.quality.gates import metric_value
 
         canonical = resolve_metric(name).name
-        rows = self.summary[(self.summary["metric"] == canonical) & (self.summary["class"] == str(class_))]
+        rows = self.summary[self.summary["metric"] == canonical]
+        if rows.empty:
+            raise UsageError(f"metric {canonical!r} was not computed in this run")
+        if class_ is None and not (rows["class"] == "all").all():
+            return metric_value(self, canonical, None, statistic)
+        rows = rows[rows["class"] == str("all" if class_ is None else class_)]
         if rows.empty:
             raise UsageError(f"no summary value for metric {canonical!r} and class {class_!r}")
         return float(rows.iloc[0][statistic])
@@ -104,10 +115,12 @@ class ScoreResult:
         return {"distance": length, "volume": volume}
 
     def to_dict(self) -> dict:
-        """The content of ``summary.json`` (NaN is written as null); see :mod:`segeval.report.schema`."""
+        """The content of ``summary.json`` as plain JSON values (NaN as ``None``, paths as text), so that
+        ``json.dumps(result.to_dict())`` works; see :mod:`segeval.report.schema`."""
         from segeval.report.schema import summary_document
+        from segeval.report.writers import to_json_value
 
-        return summary_document(self)
+        return to_json_value(summary_document(self))
 
     def write(self, out: str | Path) -> dict[str, Path]:
         """Write ``per_case.csv``, ``summary.csv`` and ``summary.json`` into ``out`` (atomically)."""

@@ -57,6 +57,8 @@ class Comparison:
     worst_cases: pd.DataFrame
     only_baseline: list[str]
     only_current: list[str]
+    common_cases: list[str] = field(default_factory=list)
+    """Cases scored in both reports: the pairs every change is computed on."""
     gates: list[GateResult] = field(default_factory=list)
     baseline: str = ""
     current: str = ""
@@ -151,6 +153,7 @@ def compare_reports(
         worst_cases=_worst_cases(merged, current.foreground_labels),
         only_baseline=sorted(base_cases - cur_cases),
         only_current=sorted(cur_cases - base_cases),
+        common_cases=sorted(base_cases & cur_cases),
         baseline=baseline.source,
         current=current.source,
     )

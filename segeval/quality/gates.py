@@ -255,14 +255,25 @@ def gate_value(gate: Gate, result) -> float:
             hint="computed metrics: " + ", ".join(sorted(known)),
         )
     class_ = resolve_class(gate.class_, result.labels, result.class_names) if gate.class_ is not None else None
-    if gate.statistic == "pooled":
-        summary = result.summary[result.summary["metric"] == gate.metric]
+    return metric_value(result, gate.metric, class_, gate.statistic)
+
+
+def metric_value(result, metric: str, class_: str | None, statistic: str) -> float:
+    """``statistic`` of a computed catalog ``metric`` for a label value, or without one what a gate means:
+    the per-case foreground mean (``pooled``: the mean of the foreground classes' pooled values)."""
+    if not _STATISTIC.match(statistic):
+        raise UsageError(
+            f"unknown statistic {statistic!r}",
+            hint="statistics: mean, median, min, max, std, q25, q75, pNN (p05, p95), pooled",
+        )
+    if statistic == "pooled":
+        summary = result.summary[result.summary["metric"] == metric]
         if class_ is not None or (summary["class"] == "all").all():
             rows = summary[summary["class"] == (class_ or "all")]["pooled"]
             return float(rows.iloc[0]) if len(rows) else math.nan
         foreground = {str(v) for v in result.foreground_labels}
         return float(np.nanmean(summary[summary["class"].isin(foreground)]["pooled"])) if foreground else math.nan
-    return statistic_of(case_values(result, gate.metric, class_), gate.statistic)
+    return statistic_of(case_values(result, metric, class_), statistic)
 
 
 def verdict(gate: Gate, value: float, note: str | None = None) -> GateResult:

@@ -3,7 +3,7 @@
 JUnit: one ``<testcase>`` per gate (``<failure>`` when it fails) and one per case that failed
 to load or score (``<error>``), in a ``<testsuite name="segeval">``, so CI systems list them
 natively. Markdown: the headline metrics, the gate table, the worst cases and the failed cases,
-for job pages such as GitHub's step summary.
+for job pages such as GitHub's step summary; Markdown is appended, never overwritten.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from segeval.errors import UsageError
 from segeval.report.render import format_number
 from segeval.report.writers import write_atomic
 from segeval.status import Status
@@ -52,8 +53,12 @@ def junit_xml(gates, failed_cases, *, suite: str = "segeval") -> str:
 
 
 def write_junit(path: Path, gates, failed_cases) -> None:
+    """Write the JUnit XML of ``gates`` and ``failed_cases`` to ``path`` (atomically)."""
     text = junit_xml(gates, failed_cases)
-    write_atomic(Path(path), lambda handle: handle.write(text))
+    try:
+        write_atomic(Path(path), lambda handle: handle.write(text))
+    except OSError as exc:
+        raise UsageError(f"--junit {path}: cannot write: {exc.strerror or exc}") from None
 
 
 def _cell(value) -> str:
@@ -146,8 +151,22 @@ def _worst_cases(result, limit: int) -> list[list]:
 
 
 def write_markdown(path: Path, result, gates, comparison=None) -> None:
-    text = markdown_summary(result, gates, comparison)
-    write_atomic(Path(path), lambda handle: handle.write(text))
+    """Append the Markdown summary of a run to ``path``."""
+    append_markdown(path, markdown_summary(result, gates, comparison))
+
+
+def append_markdown(path: Path, text: str) -> None:
+    """Append ``text`` to ``path`` in one write, after a blank line when the file has content.
+
+    ``--markdown`` is meant for ``$GITHUB_STEP_SUMMARY``, which collects the summaries of several steps.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(("\n" if handle.tell() > 0 else "") + text)
+    except OSError as exc:
+        raise UsageError(f"--markdown {path}: cannot write: {exc.strerror or exc}") from None
 
 
 def comparison_markdown(comparison) -> str:

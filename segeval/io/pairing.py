@@ -11,6 +11,7 @@ replaces discovery.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,10 @@ def discover_pairs(
     preds, gts = Path(preds), Path(gts)
     if preds.is_file() and gts.is_file():
         return Pairing(pairs=[CasePair(case=_strip(gts.name, gt_suffix), pred=preds, gt=gts)])
+    if preds.is_dir() and gts.is_file():
+        raise PairingError(
+            f"{preds} is a folder but the ground-truth argument is a file; give two folders or two files"
+        )
     pred_files, pred_skipped = _case_files(preds, "prediction", recursive, pred_suffix)
     gt_files, gt_skipped = _case_files(gts, "ground-truth", recursive, gt_suffix)
     matched = sorted(set(pred_files) & set(gt_files))
@@ -127,13 +132,15 @@ def _case_files(folder: Path, side: str, recursive: bool, suffix: str) -> tuple[
         raise PairingError(f"{side} folder {folder} does not exist")
     if not folder.is_dir():
         raise PairingError(f"{folder} is a file but the {side} argument is a folder; give two folders or two files")
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    candidates = _walk(folder) if recursive else folder.iterdir()
     files: dict[str, Path] = {}
     skipped: list[Path] = []
     for path in sorted(candidates):
         relative = path.relative_to(folder)
-        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+        if any(part.startswith(".") for part in relative.parts):
             continue  # hidden files and folders (.DS_Store, .ipynb_checkpoints/)
+        if path.is_dir() and (recursive or format_suffix(path) is None):
+            continue  # a folder named like an image (case_1.png/) is kept: it fails as a case, named
         if path.suffix.lower() == ".raw" or path.name.lower().endswith(".raw.gz"):
             continue  # pixel data of a .mhd/.nhdr header, read through the header
         if format_suffix(path) is None:
@@ -153,3 +160,20 @@ def _case_files(folder: Path, side: str, recursive: bool, suffix: str) -> tuple[
             hint=f"supported extensions: {', '.join(SUPPORTED_SUFFIXES)}",
         )
     return files, skipped
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every file under ``folder`` but in hidden folders, following symlinked folders; a folder reached twice
+    (a link loop, or two links to one folder) is listed once, under the first path that reaches it."""
+    seen = {folder.resolve()}
+    entries = []
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(dirs):
+            real = (Path(root) / name).resolve()
+            if not name.startswith(".") and real not in seen:
+                seen.add(real)
+                kept.append(name)
+        dirs[:] = kept
+        entries += [Path(root) / name for name in names]
+    return entries

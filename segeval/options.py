@@ -398,6 +398,16 @@ OPTIONS: tuple[Option, ...] = (
         Panel.INPUTS,
         check=_non_negative,
     ),
+    Option(
+        "max_voxels",
+        INT,
+        800_000_000,
+        "Most values (voxels × channels) one file may hold, checked on its header before decoding; "
+        "also the most values decoded at once across the --workers threads (docs/cli.md, Input safety).",
+        Panel.INPUTS,
+        _READ,
+        check=_at_least_one,
+    ),
     # labels
     Option(
         "labels",

@@ -10,14 +10,23 @@ Formats, chosen by file extension:
   through SimpleITK, with spacing, origin and direction. SimpleITK reports them in (x, y, z)
   order while arrays are (z, y, x); they are reversed here, once, so that everywhere else in
   segeval ``spacing_mm[i]`` is the spacing of array axis ``i``.
-- NumPy ``.npy`` and ``.npz`` through ``numpy.load(allow_pickle=False)``. An ``.npz`` with several
-  arrays must hold one of the keys in :data:`NPZ_KEYS`.
+- NumPy ``.npy`` and ``.npz`` through ``numpy.lib.format`` (never unpickling). An ``.npz`` with
+  several arrays must hold one of the keys in :data:`NPZ_KEYS`.
 
-Every failure is an :class:`~segeval.errors.InputError` whose message names the file.
+Sizes come from the header first (:func:`read_header`: Pillow's lazy open, SimpleITK's
+image-information read, the NPY header, the header of the ``.npz`` member), and are checked
+against the file's size where the format is uncompressed and against ``max_voxels`` before any
+pixel is decoded. Every failure is an :class:`~segeval.errors.InputError` whose message names the file.
 """
 
 from __future__ import annotations
 
+import lzma
+import math
+import os
+import threading
+import tokenize
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -26,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from segeval.errors import InputError
+from segeval.options import BY_NAME
 
 PILLOW_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
 SITK_SUFFIXES = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr")
@@ -34,6 +44,27 @@ SUPPORTED_SUFFIXES = SITK_SUFFIXES + PILLOW_SUFFIXES + NUMPY_SUFFIXES
 
 NPZ_KEYS = ("probabilities", "softmax", "probs", "logits", "pred", "seg", "label", "mask", "arr_0")
 """Keys looked up, in this order, in an ``.npz`` file that holds more than one array."""
+
+DEFAULT_MAX_VOXELS: int = BY_NAME["max_voxels"].default
+"""Default of ``--max-voxels``: the most values (voxels × channels) read from one file."""
+
+_NUMERIC_KINDS = "biuf"
+_ZIP_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    NotImplementedError,
+    RuntimeError,
+)
+"""What reading a damaged ``.npz`` raises (``NotImplementedError``: an unknown compression method,
+``RuntimeError``: an encrypted member)."""
+_DEFLATE_MAX_RATIO = 1032
+"""Deflate expands data at most 1032-fold: a PNG cannot hold more raw bytes than that times its size."""
+_PILLOW_OPEN = threading.Lock()
+"""Serialises Pillow's header read, whose decompression-bomb warning is silenced (not thread-safe)."""
 
 
 @dataclass(frozen=True)
@@ -76,20 +107,38 @@ def format_suffix(path: Path) -> str | None:
     return None
 
 
-def read_image(path: str | Path, *, palette: dict[tuple[int, ...], int] | None = None) -> ImageData:
-    """Read ``path`` with the library made for its format.
+@dataclass(frozen=True)
+class ImageHeader:
+    """What a file's header says about the array :func:`read_image` would return.
 
-    Parameters
+    Attributes
     ----------
-    path : str or Path
-        A file with one of :data:`SUPPORTED_SUFFIXES`.
-    palette : dict, optional
-        Colour → label map used to turn RGB(A) images into label maps.
+    path : Path
+        The file.
+    shape : tuple of int
+        Shape of the array, in NumPy axis order.
+    channel_axis : int or None
+        As in :class:`ImageData`.
+    """
+
+    path: Path
+    shape: tuple[int, ...]
+    channel_axis: int | None = None
+
+    @property
+    def values(self) -> int:
+        """Number of values in the array (voxels × channels)."""
+        return math.prod(self.shape)
+
+
+def read_header(path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS) -> ImageHeader:
+    """Read the size of ``path`` from its header, without decoding any pixel.
 
     Raises
     ------
     InputError
-        Unknown extension, missing, unreadable or corrupt file, unsupported pixel mode.
+        Unknown extension, missing or unreadable file, a header that the file's size cannot hold,
+        or more than ``max_voxels`` values.
     """
     path = Path(path)
     suffix = format_suffix(path)
@@ -98,22 +147,95 @@ def read_image(path: str | Path, *, palette: dict[tuple[int, ...], int] | None =
     if not path.is_file():
         raise InputError(f"{path}: file not found")
     if suffix in PILLOW_SUFFIXES:
-        return _read_pillow(path, palette)
-    if suffix in SITK_SUFFIXES:
-        return _read_sitk(path)
-    return _read_numpy(path)
+        header = _pillow_header(path)
+    elif suffix in SITK_SUFFIXES:
+        header = _sitk_header(path)
+    elif suffix == ".npy":
+        header = _npy_header(path)
+    else:
+        header = _npz_header(path)[0]
+    if header.values > max_voxels:
+        raise InputError(
+            f"{path}: shape {header.shape} holds {header.values:,} values, more than --max-voxels {max_voxels:,}"
+        )
+    return header
+
+
+def read_image(
+    path: str | Path,
+    *,
+    palette: dict[tuple[int, ...], int] | None = None,
+    max_voxels: int = DEFAULT_MAX_VOXELS,
+) -> ImageData:
+    """Read ``path`` with the library made for its format.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file with one of :data:`SUPPORTED_SUFFIXES`.
+    palette : dict, optional
+        Colour → label map used to turn RGB(A) images into label maps.
+    max_voxels : int
+        The most values (voxels × channels) the file may hold; checked on the header, before decoding.
+
+    Raises
+    ------
+    InputError
+        Unknown extension, missing, unreadable, corrupt or too large file, unsupported pixel mode.
+    """
+    header = read_header(path, max_voxels=max_voxels)
+    path = header.path
+    suffix = format_suffix(path)
+    if suffix in PILLOW_SUFFIXES:
+        image = _read_pillow(path, palette)
+    elif suffix in SITK_SUFFIXES:
+        image = _read_sitk(path)
+    else:
+        image = _read_numpy(path)
+    if image.array.shape != header.shape:
+        raise InputError(f"{path}: decoded shape {image.array.shape} differs from the header's {header.shape}")
+    return image
+
+
+def _open_pillow(path: Path):
+    """``PIL.Image.open`` (lazy: the header only); segeval's own limit replaces Pillow's bomb warning."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with _PILLOW_OPEN, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(path)
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not a readable image (corrupt or not really {path.suffix})") from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: refused by Pillow: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: cannot decode image ({exc})") from None
+
+
+def _pillow_header(path: Path) -> ImageHeader:
+    with _open_pillow(path) as image:
+        try:
+            pages = getattr(image, "n_frames", 1)
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise InputError(f"{path}: cannot decode image ({exc})") from None
+        width, height = image.size
+        least = height * (1 + math.ceil(width / 8))  # the raw rows at 1 bit per pixel, one filter byte each
+        if image.format == "PNG" and least > _DEFLATE_MAX_RATIO * os.path.getsize(path):
+            raise InputError(
+                f"{path}: truncated PNG: {os.path.getsize(path):,} bytes cannot hold {width}×{height} pixels"
+            )
+    return ImageHeader(path=path, shape=(height, width) if pages == 1 else (pages, height, width))
 
 
 def _read_pillow(path: Path, palette: dict[tuple[int, ...], int] | None) -> ImageData:
-    from PIL import Image, ImageSequence, UnidentifiedImageError
+    from PIL import ImageSequence
 
-    try:
-        with Image.open(path) as image:
+    with _open_pillow(path) as image:
+        try:
             frames = [_pillow_frame_to_array(path, frame, palette) for frame in ImageSequence.Iterator(image)]
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not a readable image (corrupt or not really {path.suffix})") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: cannot decode image ({exc})") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise InputError(f"{path}: cannot decode image ({exc})") from None
     if len({frame.shape for frame in frames}) > 1:
         raise InputError(f"{path}: pages of different sizes {sorted({f.shape for f in frames})} cannot form a volume")
     array = frames[0] if len(frames) == 1 else np.stack(frames)
@@ -136,6 +258,26 @@ def _pillow_frame_to_array(path: Path, frame, palette: dict[tuple[int, ...], int
     raise InputError(f"{path}: unsupported image mode {mode!r} for a label or probability map")
 
 
+def _sitk_header(path: Path) -> ImageHeader:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as exc:
+        raise InputError(f"{path}: cannot read image ({_itk_reason(exc)})") from None
+    if format_suffix(path) in (".nii", ".nii.gz"):
+        from segeval.io.nifti_check import check_nifti_size
+
+        check_nifti_size(path)
+    shape = tuple(reversed(reader.GetSize()))
+    components = reader.GetNumberOfComponents()
+    if components > 1:
+        return ImageHeader(path=path, shape=(*shape, components), channel_axis=len(shape))
+    return ImageHeader(path=path, shape=shape, channel_axis=0 if len(shape) == 4 else None)
+
+
 def _read_sitk(path: Path) -> ImageData:
     import SimpleITK as sitk
 
@@ -145,12 +287,14 @@ def _read_sitk(path: Path) -> ImageData:
         raise InputError(f"{path}: cannot read image ({_itk_reason(exc)})") from None
     array = sitk.GetArrayFromImage(image)
     if format_suffix(path) in (".nii", ".nii.gz"):
-        from segeval.io.nifti_check import check_nifti
+        from segeval.io.nifti_check import non_finite_voxels
 
-        non_finite = check_nifti(path)
+        non_finite = non_finite_voxels(path)
         if non_finite is not None:
             if image.GetNumberOfComponentsPerPixel() != 1 or not np.issubdtype(array.dtype, np.floating):
                 raise InputError(f"{path}: {non_finite[0].size} NaN or infinite voxel values")
+            if non_finite[0].max() >= array.size:
+                raise InputError(f"{path}: the NIfTI header and SimpleITK disagree on the number of voxels")
             array.reshape(-1)[non_finite[0]] = non_finite[1]  # niftilib read them as 0
     dim = image.GetDimension()
     spacing = tuple(reversed(image.GetSpacing()))
@@ -188,26 +332,69 @@ def _spatial_direction(direction: tuple[float, ...], dim: int) -> tuple[float, .
     return tuple(matrix[: dim - 1, : dim - 1].ravel())
 
 
+def _array_header(path: Path, stream, what: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data bytes) from the NPY header at the start of ``stream``; never unpickles."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0), (3, 0)):
+            raise ValueError(f"format version {version}")
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(stream)
+        if any(n < 0 for n in shape):
+            raise ValueError(f"shape {shape}")
+    except (*_ZIP_ERRORS, TypeError, SyntaxError, tokenize.TokenError):  # numpy parses the header as Python
+        raise InputError(f"{path}: cannot load NumPy file ({what} has no valid .npy header)") from None
+    if dtype.kind not in _NUMERIC_KINDS or dtype.hasobject:
+        raise InputError(f"{path}: array of dtype {dtype} is not a label or probability map")
+    return tuple(shape), dtype, math.prod(shape) * dtype.itemsize
+
+
+def _npy_header(path: Path) -> ImageHeader:
+    with open(path, "rb") as stream:
+        shape, _, n_bytes = _array_header(path, stream, "the file")
+        available = os.path.getsize(path) - stream.tell()
+    if available < n_bytes:
+        raise InputError(
+            f"{path}: cannot load NumPy file (truncated: {available:,} bytes of data, shape {shape} needs {n_bytes:,})"
+        )
+    return ImageHeader(path=path, shape=shape, channel_axis=0)
+
+
+def _npz_header(path: Path) -> tuple[ImageHeader, str]:
+    """The header of the array segeval reads from an ``.npz``, and that array's member name."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [name[: -len(".npy")] for name in archive.namelist() if name.endswith(".npy")]
+            key = names[0] if len(names) == 1 else next((k for k in NPZ_KEYS if k in names), None)
+            if key is None:
+                raise InputError(f"{path}: .npz holds arrays {_few(names)}; segeval reads one of {list(NPZ_KEYS)}")
+            member = archive.getinfo(key + ".npy")
+            with archive.open(member) as stream:
+                shape, _, n_bytes = _array_header(path, stream, f"member {key!r}")
+                needed = stream.tell() + n_bytes
+    except _ZIP_ERRORS as exc:
+        raise InputError(f"{path}: cannot load NumPy file ({exc})") from None
+    if member.file_size < needed:
+        raise InputError(
+            f"{path}: cannot load NumPy file (member {key!r} declares {member.file_size:,} bytes, shape {shape} needs {needed:,})"
+        )
+    return ImageHeader(path=path, shape=shape, channel_axis=0), key
+
+
+def _few(names: list[str], count: int = 5) -> str:
+    """Up to ``count`` names, and how many there are in all when there are more."""
+    shown = ", ".join(repr(name) for name in names[:count])
+    return f"[{shown}]" if len(names) <= count else f"[{shown}, ...] ({len(names)} in all)"
+
+
 def _read_numpy(path: Path) -> ImageData:
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if format_suffix(path) == ".npy":
+            array = np.load(path, allow_pickle=False)
+        else:
+            key = _npz_header(path)[1]
+            with zipfile.ZipFile(path) as archive, archive.open(key + ".npy") as stream:
+                array = np.lib.format.read_array(stream, allow_pickle=False)
+    except _ZIP_ERRORS as exc:
         raise InputError(f"{path}: cannot load NumPy file ({exc})") from None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            keys = list(loaded.keys())
-            if len(keys) == 1:
-                key = keys[0]
-            else:
-                key = next((k for k in NPZ_KEYS if k in keys), None)
-                if key is None:
-                    raise InputError(f"{path}: .npz holds arrays {keys}; segeval reads one of {list(NPZ_KEYS)}")
-            try:
-                array = loaded[key]
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-                raise InputError(f"{path}: cannot load array {key!r} ({exc})") from None
-    else:
-        array = loaded
-    if array.dtype == object or array.dtype.kind not in "biuf":
-        raise InputError(f"{path}: array of dtype {array.dtype} is not a label or probability map")
     return ImageData(path=path, array=array, format="numpy", channel_axis=0)

@@ -7,9 +7,11 @@ new record (``dataclasses.replace``), so a chunk's records can travel between pr
 from __future__ import annotations
 
 import enum
-from collections import deque
+import threading
+import weakref
+from collections import Counter, deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import numpy as np
 from segeval.config import ScoreConfig
 from segeval.errors import InputError
 from segeval.io.pairing import CasePair
-from segeval.io.readers import ImageData, read_image
+from segeval.io.readers import ImageData, read_header, read_image
 from segeval.metrics.confusion import RawCounts
 from segeval.pipeline.decode import class_axis_for
 from segeval.status import Status
@@ -106,29 +108,109 @@ class LoadedCase:
     gt: ImageData
 
 
-def load_case(pair: CasePair, config: ScoreConfig, palette: dict | None) -> LoadedCase | CaseRecord:
-    """Read both files of ``pair`` and check shapes and geometry; a failure returns the failed record."""
+class VoxelBudget:
+    """Values (voxels × channels) decoded and not yet done with, across this process's loader threads.
+
+    A load waits until its values fit under the limit (``--max-voxels``), except when nothing is in
+    flight (a case larger than the limit then runs alone) or when its ``owner`` already holds
+    values: a chunk thread counts its cases only once it has loaded them all, so it never waits on
+    itself, and a thread that never waits cannot be part of a deadlock.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._in_flight = 0
+        self._held: Counter = Counter()
+
+    def acquire(self, values: int, limit: int, owner: object | None = None, *, wait: bool = True) -> bool:
+        """Take ``values`` from the budget; ``False`` when they do not fit and ``wait`` is false."""
+        with self._changed:
+            while self._in_flight and self._in_flight + values > limit and not (owner and self._held[owner]):
+                if not wait:
+                    return False
+                self._changed.wait()
+            self._in_flight += values
+            if owner:
+                self._held[owner] += values
+            return True
+
+    def release(self, values: int, owner: object | None = None) -> None:
+        """Give ``values`` back."""
+        with self._changed:
+            self._in_flight -= values
+            if owner:
+                self._held[owner] -= values
+                if not self._held[owner]:
+                    del self._held[owner]
+            self._changed.notify_all()
+
+
+VOXEL_BUDGET = VoxelBudget()
+"""The process's budget: every load of :func:`load_case` and :func:`load_ahead` draws on it."""
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    """A case whose headers are read and whose shapes fit each other; no pixel decoded yet."""
+
+    record: CaseRecord
+    values: int
+    """Values of both files together: what decoding them will take from the budget."""
+
+
+def open_case(pair: CasePair, config: ScoreConfig) -> OpenedCase | CaseRecord:
+    """Read the headers of ``pair`` and check the prediction's shape against the ground truth's."""
     record = CaseRecord(
         case=pair.case, pred=pair.pred, gt=pair.gt, status=Status.MISSING_PRED if pair.pred is None else Status.OK
     )
     try:
-        gt = read_image(pair.gt, palette=palette)
-        pred = read_image(pair.pred, palette=palette) if pair.pred is not None else None
-        record = replace(record, shape=tuple(gt.array.shape))
-        if pred is not None:
-            axis = class_axis_for(
-                pred.array.shape,
-                gt.array.shape,
-                requested=config.channel_axis,
-                format_hint=pred.channel_axis,
-                path=pred.path,
-            )
-            record = replace(record, class_axis=axis)
+        gt = read_header(pair.gt, max_voxels=config.max_voxels)
+        record = replace(record, shape=gt.shape)
+        if pair.pred is None:
+            return OpenedCase(record=record, values=gt.values)
+        pred = read_header(pair.pred, max_voxels=config.max_voxels)
+        axis = class_axis_for(
+            pred.shape, gt.shape, requested=config.channel_axis, format_hint=pred.channel_axis, path=pred.path
+        )
+        return OpenedCase(record=replace(record, class_axis=axis), values=gt.values + pred.values)
+    except Exception as exc:  # one bad case never stops the run; it is reported as failed
+        return record.failed(exc)
+
+
+def read_case(opened: OpenedCase, config: ScoreConfig, palette: dict | None) -> LoadedCase | CaseRecord:
+    """Decode both files of an opened case and check their geometry; a failure returns the failed record."""
+    record = opened.record
+    try:
+        gt = read_image(record.gt, palette=palette, max_voxels=config.max_voxels)
+        pred = read_image(record.pred, palette=palette, max_voxels=config.max_voxels) if record.pred else None
+        if gt.array.shape != record.shape:
+            raise InputError(f"{record.gt}: changed while it was read (shape {gt.array.shape}, was {record.shape})")
         spacing, source = case_spacing(pred, gt, config)
         record = replace(record, spacing_mm=spacing, spacing_source=source)
         return LoadedCase(record=record, pred=pred, gt=gt)
     except Exception as exc:  # one bad case never stops the run; it is reported as failed
         return record.failed(exc)
+
+
+def load_case(pair: CasePair, config: ScoreConfig, palette: dict | None) -> LoadedCase | CaseRecord:
+    """Read both files of ``pair`` and check shapes and geometry; a failure returns the failed record.
+
+    Headers come first: a file over ``--max-voxels`` or a prediction whose shape does not fit the
+    ground truth fails before either is decoded. Decoding then waits for room in
+    :data:`VOXEL_BUDGET`; the values are given back when the returned case is garbage, i.e. once
+    it has been counted.
+    """
+    opened = open_case(pair, config)
+    if isinstance(opened, CaseRecord):
+        return opened
+    owner = threading.get_ident()
+    VOXEL_BUDGET.acquire(opened.values, config.max_voxels, owner)
+    loaded = read_case(opened, config, palette)
+    if isinstance(loaded, LoadedCase):
+        weakref.finalize(loaded, VOXEL_BUDGET.release, opened.values, owner)
+    else:
+        VOXEL_BUDGET.release(opened.values, owner)
+    return loaded
 
 
 def case_spacing(pred: ImageData | None, gt: ImageData, config: ScoreConfig) -> tuple[tuple[float, ...], SpacingSource]:
@@ -158,14 +240,19 @@ def _spatial(image: ImageData, ndim: int) -> tuple[float, ...]:
 
 
 def _check_geometry(pred: ImageData, gt: ImageData, tolerance: float) -> None:
+    """Spacing, origin and direction must agree; the message gives them in the file's (x, y, z) order."""
     for name in ("spacing_mm", "origin_mm", "direction"):
         a, b = getattr(pred, name), getattr(gt, name)
         if a is None or b is None:
             continue
         if len(a) != len(b) or not np.allclose(a, b, rtol=tolerance, atol=tolerance):
-            label = name.replace("_mm", "")
+            label = "direction"  # SimpleITK's row-major matrix, already in the file's (x, y, z) order
+            if name != "direction":  # stored in array-axis order (z, y, x): back to the file's order
+                a, b = a[::-1], b[::-1]
+                label = f"{name.removesuffix('_mm')} ({', '.join('xyzt'[: len(a)])})"
             raise InputError(
-                f"{pred.path}: {label} {_fmt(a)} differs from the ground truth's {_fmt(b)} ({gt.path.name})",
+                f"{pred.path}: {label} {_fmt(a)} differs from the ground truth's {_fmt(b)} ({gt.path.name}) "
+                f"by more than --geometry-tolerance {tolerance:g}",
                 hint="resample the prediction, or raise --geometry-tolerance",
             )
 
@@ -177,13 +264,34 @@ def _fmt(values: tuple[float, ...]) -> str:
 def load_ahead(
     pairs: list[CasePair], config: ScoreConfig, palette: dict | None, workers: int
 ) -> Iterator[LoadedCase | CaseRecord]:
-    """Load cases in ``workers`` threads, at most ``2 × workers`` ahead, yielding them in order
-    (the loss commands, which compute on the main thread)."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segeval-load") as pool:
-        pending: deque = deque()
-        for pair in pairs:
-            pending.append(pool.submit(load_case, pair, config, palette))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    """Load cases in ``workers`` threads, yielding them in order (the loss commands, which compute on
+    the main thread), at most ``2 × workers`` ahead and within :data:`VOXEL_BUDGET`.
+
+    The budget is taken here, in case order, and a case's values are given back when the consumer
+    asks for the next one; this thread waits for room only when nothing of its own is in flight.
+    """
+    pending: deque[tuple[Future | CaseRecord, int]] = deque()
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segeval-load") as pool:
+            for pair in pairs:
+                opened = open_case(pair, config)
+                values = opened.values if isinstance(opened, OpenedCase) else 0
+                while pending and (
+                    len(pending) >= 2 * workers or not VOXEL_BUDGET.acquire(values, config.max_voxels, wait=False)
+                ):
+                    yield _result(pending[0][0])
+                    VOXEL_BUDGET.release(pending.popleft()[1])
+                if not pending:
+                    VOXEL_BUDGET.acquire(values, config.max_voxels)
+                item = pool.submit(read_case, opened, config, palette) if isinstance(opened, OpenedCase) else opened
+                pending.append((item, values))
+            while pending:
+                yield _result(pending[0][0])
+                VOXEL_BUDGET.release(pending.popleft()[1])
+    finally:
+        for _, values in pending:
+            VOXEL_BUDGET.release(values)
+
+
+def _result(item: Future | CaseRecord) -> LoadedCase | CaseRecord:
+    return item.result() if isinstance(item, Future) else item

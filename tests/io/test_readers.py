@@ -304,8 +304,9 @@ def test_object_array_is_refused_without_executing_its_pickle(files, suffix):
         return path
 
     path = write(f"evil.{suffix}", sentinel)
-    with pytest.raises(InputError, match=r"evil\.np[yz]: cannot load .*allow_pickle=False"):
+    with pytest.raises(InputError, match=r"evil\.np[yz]: array of dtype object is not a label") as raised:
         segeval.read_image(path)
+    assert "pickle" not in str(raised.value)  # numpy's "load it unsafely" advice is not passed on
     assert not sentinel.exists()
 
     # The payload is real: loading it the unsafe way does run it.
@@ -438,7 +439,7 @@ def test_unloadable_numpy_files_are_input_errors(files, gt2d, content):
     else:
         full = files.npy("full.npy", gt2d.astype(np.float64)).read_bytes()
         path = files.raw("bad.npy", full[:500])
-        message = r"bad\.npy: cannot load NumPy file \(Failed to read all data"
+        message = r"bad\.npy: cannot load NumPy file \(truncated: 372 bytes of data, shape \(23, 37\) needs 6,808\)"
     with pytest.raises(InputError, match=message):
         segeval.read_image(path)
 

@@ -15,7 +15,7 @@ from segeval.config import ScoreConfig, build_config, default_workers
 from segeval.io.palette import read_palette
 from segeval.pipeline.aggregate import per_case_table, summary_table
 from segeval.pipeline.chunks import Plan, Progress, chunked, default_batch_size, resolve_device, run_local
-from segeval.pipeline.derive import derive
+from segeval.pipeline.derive import derive, label_findings
 from segeval.pipeline.load import CaseRecord
 from segeval.pipeline.pair import cases_to_score, pair_inputs
 from segeval.pipeline.result import ScoreResult
@@ -82,6 +82,7 @@ def score(
     counted = time.perf_counter()
 
     labels = label_set(records, config)
+    findings = label_findings(records, declared=config.labels is not None, ignore_index=config.ignore_index)
     class_names = config.named_classes(labels)
     derived = derive(
         records,
@@ -114,6 +115,8 @@ def score(
             "per_case_ms": 1000 * (counted - paired) / n_scored,
         },
         device=str(device),
+        stray_labels=findings.stray,
+        warnings=findings.warnings,
     )
     return check(
         result,

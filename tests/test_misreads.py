@@ -128,3 +128,40 @@ def test_negative_labels_are_an_input_error_unless_declared(tmp_path):
     assert "case.npy" in undeclared.failed[0].error
     declared = segeval.score(p, g, labels=[-1, 0, 1, 2])
     assert not declared.failed and declared.labels == [-1, 0, 1, 2]
+
+
+def test_stray_prediction_values_are_warned_with_their_files_and_recorded(tmp_path):
+    gt = _three_labels()
+    stray = gt.copy()
+    stray[0:2, 30:36] = 7
+    p, g = _folders(tmp_path, {"a": gt.copy(), "b": stray}, {"a": gt, "b": gt}, ".png")
+    result = runner.invoke(app, ["score", str(p), str(g), "--out", str(tmp_path / "r"), "--format", "quiet"])
+    assert result.exit_code == 0, result.stderr
+    warning = " ".join(result.stderr.split())
+    assert "warning: prediction values found in no ground truth were scored as classes: 7 (b)" in warning
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["stray_labels"] == {"7": ["b"]} and summary["warnings"]
+    declared = runner.invoke(app, ["score", str(p), str(g), "--labels", "0,1,2,7", "--format", "quiet"])
+    assert "no ground truth" not in declared.stderr  # a declared label is not a stray
+
+
+def test_an_ignore_index_that_no_ground_truth_holds_is_warned(tmp_path):
+    gt = _three_labels()
+    p, g = _folders(tmp_path, {"a": gt.copy()}, {"a": gt}, ".png")
+    unused = runner.invoke(app, ["score", str(p), str(g), "--ignore-index", "9", "--format", "quiet"])
+    assert unused.exit_code == 0 and "--ignore-index 9 occurs in no ground truth" in unused.stderr
+    gt_with = gt.copy()
+    gt_with[0, 0] = 9
+    (tmp_path / "g" / "a.png").unlink()
+    Image.fromarray(gt_with).save(tmp_path / "g" / "a.png")
+    used = runner.invoke(app, ["score", str(p), str(g), "--ignore-index", "9", "--format", "quiet"])
+    assert used.exit_code == 0 and "occurs in no ground truth" not in used.stderr
+
+
+def test_0_255_masks_with_ignore_index_255_get_a_hint(tmp_path):
+    gt = np.zeros((23, 37), np.uint8)
+    gt[4:18, 6:30] = 255
+    p, g = _folders(tmp_path, {"a": gt.copy()}, {"a": gt}, ".png")
+    result = runner.invoke(app, ["score", str(p), str(g), "--ignore-index", "255", "--format", "quiet"])
+    message = " ".join(result.stderr.split())
+    assert "0/255 ground-truth masks and --ignore-index 255" in message and "binary masks" in message

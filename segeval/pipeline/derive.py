@@ -104,3 +104,43 @@ _STATUS_NAMES = np.array([status.value for status in STATUS_CODES], dtype=object
 def _named(computed: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     values, codes = computed
     return values, _STATUS_NAMES[codes]
+
+
+@dataclass(frozen=True)
+class LabelFindings:
+    """What the label values of a run say about its inputs, for warnings and ``summary.json``."""
+
+    stray: dict[int, list[str]]
+    """Without declared labels: prediction values found in no ground truth (scored as classes) → their cases."""
+    warnings: list[str]
+
+
+def label_findings(records: list[CaseRecord], *, declared: bool, ignore_index: int | None) -> LabelFindings:
+    """Stray prediction values, an ignore index that no ground truth holds, 0/255 masks whose 255 is ignored."""
+    scored = [r for r in records if r.scored]
+    reference = set().union(*(set(r.counts.gt_values.tolist()) for r in scored)) if scored else set()
+    stray: dict[int, list[str]] = {}
+    if not declared:
+        for record in scored:
+            for value in sorted(set(record.counts.pred_values.tolist()) - reference):
+                stray.setdefault(value, []).append(record.case)
+    warnings = []
+    if stray:
+        listed = "; ".join(
+            f"{value} ({', '.join(cases[:3])}{', ...' if len(cases) > 3 else ''})"
+            for value, cases in sorted(stray.items())[:10]
+        )
+        warnings.append(
+            f"prediction values found in no ground truth were scored as classes: {listed}; declare the "
+            "label set with --labels or --num-classes"
+        )
+    if ignore_index is not None and scored and not any(r.ignored_pixels for r in scored):
+        warnings.append(f"--ignore-index {ignore_index} occurs in no ground truth")
+    binary_ignored = [r.case for r in scored if r.gt_binary_255_ignored]
+    if binary_ignored:
+        warnings.append(
+            f"{len(binary_ignored)} case(s) have 0/255 ground-truth masks and --ignore-index 255: their "
+            "255 pixels are ignored, not scored as foreground; drop --ignore-index 255 if these are "
+            "binary masks"
+        )
+    return LabelFindings(stray, warnings)

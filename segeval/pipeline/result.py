@@ -46,6 +46,10 @@ class ScoreResult:
     """:class:`segeval.quality.gates.GateResult` of the gates and of the baseline limits."""
     comparison: object | None = None
     """The :class:`segeval.quality.compare.Comparison` with ``config.baseline``, when one was given."""
+    stray_labels: dict[int, list[str]] = field(default_factory=dict)
+    """Without declared labels: prediction values found in no ground truth (scored as classes) → their cases."""
+    warnings: list[str] = field(default_factory=list)
+    """What the inputs suggest is wrong without failing a case (stray labels, an ignore index never seen, …)."""
 
     @property
     def foreground_labels(self) -> list[int]:

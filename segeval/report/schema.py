@@ -63,6 +63,8 @@ def summary_document(result) -> dict:
         },
         "summary": result.summary.to_dict(orient="records"),
         "status_counts": result.status_counts(),
+        "stray_labels": {str(value): cases for value, cases in result.stray_labels.items()},
+        "warnings": result.warnings,
         "gates": {"passed": result.passed, "results": [g.as_dict() for g in result.gates]},
         "comparison": result.comparison.as_dict() if result.comparison is not None else None,
         "cases": [case_entry(r) for r in result.cases],

@@ -104,7 +104,8 @@ def test_grayscale_png_is_a_foreground_probability(tmp_path):
     (tmp_path / "p").mkdir(), (tmp_path / "g").mkdir()
     mask = np.zeros((9, 13), np.uint8)
     mask[2:6, 3:9] = 1
-    prob = np.where(mask == 1, 204, 51).astype(np.uint8)  # 0.8 on the object, 0.2 elsewhere
+    levels = np.arange(mask.size).reshape(mask.shape) % 40  # 40 grey levels: a probability image, not labels
+    prob = np.where(mask == 1, 180 + levels, 20 + levels).astype(np.uint8)
     Image.fromarray(mask).save(tmp_path / "g" / "a.png")
     Image.fromarray(prob).save(tmp_path / "p" / "a.png")
     result = evaluate_losses(tmp_path / "p", tmp_path / "g", losses=["bce"])

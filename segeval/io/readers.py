@@ -258,9 +258,16 @@ def _pillow_frame_to_array(path: Path, frame, palette: dict[tuple[int, ...], int
     raise InputError(f"{path}: unsupported image mode {mode!r} for a label or probability map")
 
 
-def _sitk_header(path: Path) -> ImageHeader:
+def _simpleitk():
+    """SimpleITK, with ITK's own warnings off: they print raw file names on stderr; segeval reports problems itself."""
     import SimpleITK as sitk
 
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    return sitk
+
+
+def _sitk_header(path: Path) -> ImageHeader:
+    sitk = _simpleitk()
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     try:
@@ -279,7 +286,7 @@ def _sitk_header(path: Path) -> ImageHeader:
 
 
 def _read_sitk(path: Path) -> ImageData:
-    import SimpleITK as sitk
+    sitk = _simpleitk()
 
     try:
         image = sitk.ReadImage(str(path))

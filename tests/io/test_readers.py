@@ -664,7 +664,7 @@ def test_0_255_mask_with_ignore_index_255_is_not_mapped_and_255_is_ignored(files
     files.npy("p/case.npy", pred)
     result = segeval.score(files.root / "p", files.root / "g", ignore_index=255)
     record = result.cases[0]
-    assert record.status == "ok" and record.notes == []
+    assert record.status == "ok" and record.notes == ["ground truth 0/255: the 255 pixels are the ignore index"]
     valid = gt == 0
     assert case_value(result.per_case, "case", 0, "tp") == np.sum(valid & (pred == 0))
     assert case_value(result.per_case, "case", "all", "pixel_accuracy") == pytest.approx(np.mean(pred[valid] == 0))

@@ -594,7 +594,7 @@ OPTIONS: tuple[Option, ...] = (
         "config",
         PATH,
         None,
-        "Settings file: segeval.toml or a pyproject.toml with a tool.segeval table. "
+        "Settings file: segeval.toml or a pyproject.toml with a [tool.segeval] table. "
         "Default: ./segeval.toml, then ./pyproject.toml. Command-line options win.",
         Panel.OUTPUT,
         config=False,

@@ -122,13 +122,12 @@ def run(
         result = evaluate_losses(
             preds, gts, losses=loss, family=family_name, from_logits=from_logits, progress=advance, **settings
         )
+    from segeval.report.render import printable
+
     if out is not None:
-        stderr.print(output_paths_note(result.write(out)), markup=False)
-    for record in result.failed:
-        stderr.print(f"failed: {record.case}: {record.error}", markup=False)
+        stderr.print(printable(output_paths_note(result.write(out))), markup=False)
     broken = result.per_case[(result.per_case["status"] == Status.FAILED.value) & (result.per_case["loss"] != "")]
-    for _, row in broken.head(10).iterrows():
-        stderr.print(f"failed: {row['case']}: {row['loss']}: {row['error']}", markup=False)
+    _print_failures(result.failed, broken)
     console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)
     if output_format is OutputFormat.JSON:
         from segeval.report.writers import json_text
@@ -137,24 +136,17 @@ def run(
     elif output_format is OutputFormat.CSV:
         console.file.write(result.summary.to_csv(index=False))
     elif output_format is OutputFormat.TABLE:
-        from segeval.report.render import format_number
+        from segeval.report.render import fitted_tables, format_number
 
-        table = Table(
-            title=f"Losses: mean over {len(result.cases) - len(result.failed)} case(s)",
-            box=box.SIMPLE_HEAD if console.is_terminal else None,
-            title_justify="left",
-            pad_edge=False,
-        )
-        for column in ("loss", "family", "mean", "std", "median", "min", "max", "n_failed"):
-            table.add_column(column, justify="left" if column in ("loss", "family") else "right")
-        for _, row in result.summary.iterrows():
-            table.add_row(
-                row["loss"],
-                row["family"],
-                *(format_number(row[k]) for k in ("mean", "std", "median", "min", "max")),
-                str(row["n_failed"]),
-            )
-        console.print(table)
+        statistics = ("mean", "std", "median", "min", "max")
+        rows = [
+            [row["loss"], row["family"], *(format_number(row[k]) for k in statistics), str(row["n_failed"])]
+            for _, row in result.summary.iterrows()
+        ]
+        columns = [("loss", "left"), ("family", "left"), *((c, "right") for c in (*statistics, "n_failed"))]
+        scored = len(result.cases) - len(result.failed)
+        for table in fitted_tables(f"Losses: mean over {scored} case(s)", columns, rows, console):
+            console.print(table)
     if result.failed or not broken.empty:
         raise typer.Exit(code=int(ExitCode.INPUT))
 
@@ -208,22 +200,30 @@ def _print_frame(table, columns: list[str], title: str, output_format: OutputFor
     if output_format is OutputFormat.CSV:
         console.file.write(table.to_csv(index=False))
         return
-    from segeval.report.render import format_number
+    from segeval.report.render import fitted_tables, format_number
 
     console.print(title, markup=False, highlight=False)
-    rich_table = Table(box=box.SIMPLE_HEAD if console.is_terminal else None, pad_edge=False)
     floats = {c for c in columns if pd.api.types.is_float_dtype(table[c])}
-    for column in columns:
-        numeric = pd.api.types.is_numeric_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column])
-        rich_table.add_column(column, justify="right" if numeric else "left")
-    for _, row in table.iterrows():
-        rich_table.add_row(
-            *(
-                format_number(float(row[c]), 3) if c in floats else ("" if row[c] is None else escape(str(row[c])))
-                for c in columns
-            )
-        )
-    console.print(rich_table)
+    numeric = {
+        c for c in columns if pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])
+    }
+    rows = [
+        [format_number(float(row[c]), 3) if c in floats else ("" if row[c] is None else str(row[c])) for c in columns]
+        for _, row in table.iterrows()
+    ]
+    header = [(c, "right" if c in numeric else "left") for c in columns]
+    for rich_table in fitted_tables(None, header, rows, console):
+        console.print(rich_table)
+
+
+def _print_failures(failed_cases, failed_rows) -> None:
+    """One stderr line per case that failed, then per (case, loss) that failed (the first 10)."""
+    from segeval.report.render import printable
+
+    for record in failed_cases:
+        stderr.print(f"failed: {printable(record.case)}: {printable(record.error)}", markup=False)
+    for _, row in failed_rows.head(10).iterrows():
+        stderr.print(f"failed: {printable(row['case'])}: {row['loss']}: {printable(row['error'])}", markup=False)
 
 
 def _bands_option(text: str) -> tuple[float, ...]:
@@ -264,9 +264,15 @@ def analyze(
         float, typer.Option(help="A pixel is hard when p_t, the probability of its reference class, is below this.")
     ] = 0.5,
     bands: Annotated[
-        str, typer.Option(help="Edges (mm) of the distance bands around the reference boundary.")
+        str,
+        typer.Option(
+            help="Edges of the distance bands around the reference boundary, in mm (in pixels when the files "
+            "have no spacing and --spacing is not given)."
+        ),
     ] = "1,3,10",
-    eps: Annotated[float, typer.Option(help="Probabilities are clamped to [eps, 1-eps] before taking logits.")] = 1e-6,
+    eps: Annotated[
+        float, typer.Option(help=escape("Probabilities are clamped to [eps, 1-eps] before taking logits."))
+    ] = 1e-6,
     case: Annotated[Optional[str], typer.Option(help="Case of the gradient heat maps (default: the first).")] = None,
     slice_index: Annotated[
         Optional[int],
@@ -309,11 +315,8 @@ def analyze(
         stderr.print(
             f"analysis written to {paths['json'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
         )
-    for record in result.failed:
-        stderr.print(f"failed: {record.case}: {record.error}", markup=False)
     broken = result.failed_rows
-    for _, row in broken.head(10).iterrows():
-        stderr.print(f"failed: {row['case']}: {row['loss']}: {row['error']}", markup=False)
+    _print_failures(result.failed, broken)
     columns = [
         "loss",
         "family",

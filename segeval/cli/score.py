@@ -118,32 +118,46 @@ def _render(result, fmt: OutputFormat) -> None:
 
 
 def _warn(result) -> None:
-    """Warnings about the run on stderr: skipped files, missing and failed cases, remapped masks."""
+    """Warnings about the run on stderr: skipped files, missing and failed cases, remapped masks.
+
+    Names and reasons come from files: their control characters are printed as escapes.
+    """
+    from segeval.report.render import printable
+
+    def names(items) -> str:
+        return ", ".join(printable(item) for item in items[:5])
+
     if result.skipped_files:
         stderr.print(
             f"warning: skipped {len(result.skipped_files)} file(s) with unsupported extensions, e.g. "
-            f"{result.skipped_files[0]}",
+            f"{printable(result.skipped_files[0])}",
             markup=False,
         )
     if result.missing_pred:
         what = "skipped" if result.skipped_missing else "scored as empty predictions"
         stderr.print(
-            f"warning: {len(result.missing_pred)} case(s) without prediction {what}: "
-            f"{', '.join(result.missing_pred[:5])}",
+            f"warning: {len(result.missing_pred)} case(s) without prediction {what}: {names(result.missing_pred)}",
             markup=False,
         )
     if result.missing_gt:
         stderr.print(
             f"warning: {len(result.missing_gt)} prediction(s) without ground truth not scored: "
-            f"{', '.join(result.missing_gt[:5])}",
+            f"{names(result.missing_gt)}",
             markup=False,
         )
     remapped = sum(1 for r in result.cases if r.gt_remapped_0_255 or r.pred_remapped_0_255)
     if remapped:
         stderr.print(f"note: {remapped} case(s) had 0/255 binary masks, read as labels 0/1", markup=False)
     for record in result.failed:
-        stderr.print(f"failed: {record.case}: {record.error}", markup=False)
+        stderr.print(f"failed: {printable(record.case)}: {printable(record.error)}", markup=False)
     if result.failed:
-        stderr.print(
-            f"{len(result.failed)} of {len(result.cases)} case(s) failed; the others were scored", markup=False
-        )
+        failed, total = len(result.failed), len(result.cases)
+        scored = sum(1 for record in result.cases if record.scored)
+        which = f"all {total}" if failed == total else f"{failed} of {total}"
+        if scored == 0:
+            outcome = "none was scored"
+        elif failed + scored == total:
+            outcome = "the others were scored"
+        else:
+            outcome = f"{scored} case(s) scored"
+        stderr.print(f"{which} case(s) failed; {outcome}", markup=False)

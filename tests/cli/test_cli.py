@@ -290,7 +290,7 @@ def test_every_case_failing_exits_3_and_still_prints_the_tables(runner, files, g
     result = invoke(runner, "score", files.root / "p", files.root / "g")
     assert result.exit_code == 3
     assert "Per class: mean over 0 scored case(s)" in result.stdout
-    assert "1 of 1 case(s) failed" in flat(result.stderr)
+    assert "all 1 case(s) failed; none was scored" in flat(result.stderr)
 
 
 def test_options_reach_the_recorded_config(runner, files, gt2d, rng, strict_json):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from segeval.analysis.gradients import probabilities, to_logits
 from segeval.config import ScoreConfig, build_config
 from segeval.errors import UsageError
 from segeval.pipeline.chunks import Progress, resolve_device
-from segeval.pipeline.load import CaseRecord
+from segeval.pipeline.load import CaseRecord, SpacingSource
 from segeval.pipeline.pair import pair_inputs
 from segeval.report.schema import failed_entries, run_header, versions
 from segeval.report.writers import write_report
@@ -107,7 +107,8 @@ class AnalysisResult:
                 "magnitude": "L2 norm over the class axis of dL/dz, per pixel",
                 "foreground": "reference label != 0",
                 "hard": f"p_t < {self.options.hard_threshold:g} (probability of the reference class)",
-                "distance": "mm from the pixel centre to the nearest pixel centre of another reference label",
+                "distance": f"{self.options.unit} from the pixel centre to the nearest pixel centre of another "
+                "reference label",
                 "effective_weight": "|dL/dz| / |dCE/dz| per pixel; medians over FG and BG pixels",
             },
             "config": {
@@ -116,6 +117,7 @@ class AnalysisResult:
                 "device": self.device,
                 "hard_threshold": self.options.hard_threshold,
                 "bands_mm": list(self.options.bands_mm),
+                "band_unit": self.options.unit,
                 "eps": self.options.eps,
             },
             "failed": failed_entries(self.cases),
@@ -188,7 +190,8 @@ def analyze_losses(
     Notes
     -----
     Distance-based losses get the case's spacing (``spacing=``), so their maps are in mm, as are
-    the distance bands. A map of probabilities becomes logits first (see
+    the distance bands; when no case has a spacing (PNG or NPY files without ``spacing=``) the bands
+    are in pixels and named so (``band_0-1px`` …). A map of probabilities becomes logits first (see
     :func:`~segeval.analysis.gradients.to_logits`).
     """
     started = time.perf_counter()
@@ -238,6 +241,11 @@ def analyze_losses(
 
     records, rows = run_cases(pairs, config, device, from_logits, compute, progress)
     per_case = pd.DataFrame(rows, columns=anatomy_columns(options))
+    unit = _distance_unit(records, warnings)
+    if unit != options.unit:
+        renamed = replace(options, unit=unit)
+        per_case = per_case.rename(columns=dict(zip(options.band_names(), renamed.band_names())))
+        options = renamed
     return AnalysisResult(
         per_case=per_case,
         summary=summarize_anatomy(per_case, names, options),
@@ -261,13 +269,15 @@ def analyze_losses(
 def summarize_anatomy(per_case: pd.DataFrame, losses: list[str], options: AnatomyOptions) -> pd.DataFrame:
     """One row per loss: the mean over cases (status ``ok``) of every per-case column.
 
-    Columns: ``loss, family, n`` (cases averaged), ``n_failed``, then ``value``, the share, band
+    Columns: ``loss, family, n`` (cases averaged), ``n_failed`` (cases where the loss failed, counting the
+    cases that could not be read or prepared), then ``value``, the share, band
     and weight columns and the pixel fractions of the per-case table, each the mean of the per-case
     values (NaN values are skipped: a weight median without FG pixels, say).
     """
     from segeval.losses import loss_spec
 
     numeric = ["value", *SHARE_COLUMNS, *options.band_names(), *WEIGHT_COLUMNS, "fg_fraction", "hard_fraction"]
+    unread = int(((per_case["status"] == Status.FAILED.value) & (per_case["loss"] == "")).sum())
     rows = []
     for name in losses:
         selected = per_case[per_case["loss"] == name]
@@ -278,11 +288,26 @@ def summarize_anatomy(per_case: pd.DataFrame, losses: list[str], options: Anatom
                 "loss": name,
                 "family": loss_spec(name).family.value,
                 "n": len(ok),
-                "n_failed": int((selected["status"] == Status.FAILED.value).sum()),
+                "n_failed": int((selected["status"] == Status.FAILED.value).sum()) + unread,
                 **means,
             }
         )
     return pd.DataFrame(rows, columns=["loss", "family", "n", "n_failed", *numeric])
+
+
+def _distance_unit(records: list[CaseRecord], warnings: list[str]) -> str:
+    """``px`` when no case that loaded has a spacing (from its files or --spacing), else ``mm``; a warning when
+    only some have one."""
+    loaded = [r for r in records if r.status is not Status.FAILED]
+    unspaced = [r.case for r in loaded if r.spacing_source is SpacingSource.DEFAULT]
+    if loaded and len(unspaced) == len(loaded):
+        return "px"
+    if unspaced:
+        warnings.append(
+            f"distance bands are in mm, but {len(unspaced)} case(s) have no spacing and count 1 mm per pixel: "
+            + ", ".join(repr(case) for case in unspaced[:5])
+        )
+    return "mm"
 
 
 def _background_channel(mode: str, channels: int, config: ScoreConfig) -> int | None:

@@ -72,11 +72,14 @@ class AnatomyOptions:
         Increasing positive band edges in mm: bands ``[0, b0]``, ``(b0, b1]`` … ``(b_last, inf)``.
     eps : float, default 1e-6
         Clamp of probabilities before taking logits (:func:`~segeval.analysis.gradients.to_logits`).
+    unit : {"mm", "px"}, default "mm"
+        Unit of the distances in the band names: ``px`` when the data has no spacing (1 per pixel).
     """
 
     hard_threshold: float = 0.5
     bands_mm: tuple[float, ...] = (1.0, 3.0, 10.0)
     eps: float = LOGIT_EPS
+    unit: str = "mm"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.hard_threshold, (int, float)) and 0.0 < self.hard_threshold <= 1.0):
@@ -87,12 +90,14 @@ class AnatomyOptions:
         object.__setattr__(self, "bands_mm", bands)
         if not 0.0 < self.eps < 0.5:
             raise UsageError(f"--eps must be in (0, 0.5), got {self.eps!r}")
+        if self.unit not in ("mm", "px"):
+            raise UsageError(f"the unit of the distance bands is mm or px, got {self.unit!r}")
 
     def band_names(self) -> list[str]:
-        """Column names of the distance bands, e.g. ``band_0-1mm … band_>10mm``."""
+        """Column names of the distance bands, e.g. ``band_0-1mm … band_>10mm`` (``band_0-1px`` … in pixels)."""
         edges = (0.0, *self.bands_mm)
-        names = [f"band_{lo:g}-{hi:g}mm" for lo, hi in zip(edges[:-1], edges[1:])]
-        return names + [f"band_>{self.bands_mm[-1]:g}mm"]
+        names = [f"band_{lo:g}-{hi:g}{self.unit}" for lo, hi in zip(edges[:-1], edges[1:])]
+        return names + [f"band_>{self.bands_mm[-1]:g}{self.unit}"]
 
 
 def anatomy_columns(options: AnatomyOptions) -> list[str]:

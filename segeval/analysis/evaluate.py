@@ -175,6 +175,10 @@ def _loss_row(case: PreparedCase, name: str, modules: dict, device: torch.device
 
 
 def _summary(per_case: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """One row per loss: statistics of its values; ``n_failed`` counts its failed cases, including the
+    cases that could not be read or prepared (their one row has no loss)."""
+    failed = per_case["status"] == Status.FAILED.value
+    unread = int((failed & (per_case["loss"] == "")).sum())
     rows = []
     for name in names:
         selected = per_case[per_case["loss"] == name]
@@ -185,7 +189,7 @@ def _summary(per_case: pd.DataFrame, names: list[str]) -> pd.DataFrame:
                 "loss": name,
                 "family": loss_spec(name).family.value,
                 **{k: v[0] for k, v in stats.items()},
-                "n_failed": int((selected["status"] == Status.FAILED.value).sum()),
+                "n_failed": int((selected["status"] == Status.FAILED.value).sum()) + unread,
             }
         )
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -579,7 +579,14 @@ OPTIONS: tuple[Option, ...] = (
         config=False,
     ),
     Option("junit", PATH, None, "Write gate verdicts and failed cases as JUnit XML.", Panel.OUTPUT, config=False),
-    Option("markdown", PATH, None, "Write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY).", Panel.OUTPUT, config=False),
+    Option(
+        "markdown",
+        PATH,
+        None,
+        "Append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).",
+        Panel.OUTPUT,
+        config=False,
+    ),
     Option(
         "progress",
         FLAG,

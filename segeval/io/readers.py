@@ -145,7 +145,7 @@ def read_header(path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS) -> Im
     if suffix is None:
         raise InputError(f"{path}: unknown file extension; supported: {', '.join(SUPPORTED_SUFFIXES)}")
     if not path.is_file():
-        raise InputError(f"{path}: file not found")
+        raise InputError(f"{path}: is a folder, not a file" if path.is_dir() else f"{path}: file not found")
     if suffix in PILLOW_SUFFIXES:
         header = _pillow_header(path)
     elif suffix in SITK_SUFFIXES:

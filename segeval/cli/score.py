@@ -145,6 +145,8 @@ def _warn(result) -> None:
             f"{names(result.missing_gt)}",
             markup=False,
         )
+    for warning in result.warnings:
+        stderr.print(f"warning: {printable(warning)}", markup=False)
     remapped = sum(1 for r in result.cases if r.gt_remapped_0_255 or r.pred_remapped_0_255)
     if remapped:
         stderr.print(f"note: {remapped} case(s) had 0/255 binary masks, read as labels 0/1", markup=False)

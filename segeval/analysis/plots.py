@@ -350,10 +350,13 @@ def bench_chart(table: pd.DataFrame):
 
     axes[0].set_xscale("log")
     axes[0].set_xlabel("forward + backward, median ms (log)", fontsize=8)
-    axes[1].set_xscale("log")
+    if (ok["peak_mb"].astype(float) > 0).any():
+        axes[1].set_xscale("log")
+        axes[1].set_xlabel("peak memory, MiB (log)", fontsize=8)
+    else:  # --no-memory
+        axes[1].set_xlabel("peak memory: not measured", fontsize=8)
     for ax in axes:
         ax.xaxis.set_minor_formatter(NullFormatter())
-    axes[1].set_xlabel("peak memory, MiB (log)", fontsize=8)
     axes[0].set_yticks(y, labels, fontsize=7)
     axes[0].invert_yaxis()
     for ax in axes:

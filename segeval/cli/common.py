@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from segeval.errors import ExitCode, SegevalError
+from segeval.errors import ExitCode, SegevalError, UsageError
 from segeval.options import BY_NAME, Command, Option, OutputFormat, merge, options_for
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -31,10 +31,19 @@ INTERRUPTED = 130
 
 # The options that are not in the option table, shared by several loss commands.
 FormatOpt = Annotated[
-    OutputFormat, typer.Option("--format", "-f", help="What to print on stdout.", case_sensitive=False)
+    Optional[str],
+    typer.Option(
+        "--format", "-f", help=BY_NAME["format"].help + r" \[default: table]", metavar=BY_NAME["format"].type.metavar
+    ),
 ]
+"""``--format`` of the commands whose options are not generated from the table; read with :func:`parse_format`."""
 ProgressOpt = Annotated[bool, typer.Option(help=BY_NAME["progress"].help)]
 DeviceOpt = Annotated[str, typer.Option(help=BY_NAME["device"].help)]
+
+
+def parse_format(text: str | None) -> OutputFormat:
+    """The ``--format`` given as text (a usage error naming the option when it is not a format)."""
+    return BY_NAME["format"].coerce(text) or OutputFormat.TABLE
 
 
 def typer_parameter(option: Option) -> inspect.Parameter:
@@ -88,7 +97,7 @@ def resolve_settings(given: dict[str, object], command: Command) -> tuple[dict[s
                 warnings.simplefilter("always")
                 layers.append((str(path), read_config(path)))
             for warning in caught:
-                stderr.print(f"warning: {warning.message}", markup=False)
+                stderr.print(f"warning: {printable(warning.message)}", markup=False)
     layers.append(("cli", cli))
     settings, sources = merge(*layers)
     values = {option.name: settings.get(option.name, option.default) for option in options_for(command)}
@@ -107,9 +116,10 @@ def handle_errors(command):
         try:
             return command(*args, **kwargs)
         except SegevalError as error:
-            stderr.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, soft_wrap=True, highlight=False)
+            message = escape(printable(error.message))
+            stderr.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True, highlight=False)
             if error.hint:
-                stderr.print(f"hint: {error.hint}", markup=False, soft_wrap=True)
+                stderr.print(f"hint: {printable(error.hint)}", markup=False, soft_wrap=True)
             raise typer.Exit(code=int(error.exit_code)) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -119,7 +129,7 @@ def handle_errors(command):
         except Exception as error:  # a bug: one line, exit 4; SEGEVAL_DEBUG=1 shows the traceback too
             if os.environ.get("SEGEVAL_DEBUG"):
                 traceback.print_exc(file=sys.stderr)
-            stderr.print(f"internal error: {type(error).__name__}: {error}", markup=False, soft_wrap=True)
+            stderr.print(f"internal error: {type(error).__name__}: {printable(error)}", markup=False, soft_wrap=True)
             stderr.print(
                 "hint: this is a bug in segeval; rerun with SEGEVAL_DEBUG=1 for the traceback and report it",
                 markup=False,
@@ -128,6 +138,13 @@ def handle_errors(command):
             raise typer.Exit(code=int(ExitCode.INTERNAL)) from None
 
     return wrapper
+
+
+def printable(text: object) -> str:
+    """``str(text)`` with control characters written as escapes (:func:`segeval.report.render.printable`)."""
+    from segeval.report.render import printable as escaped
+
+    return escaped(text)
 
 
 def escape(text: str) -> str:
@@ -177,7 +194,23 @@ def stdout_console(soft_wrap: bool = False) -> Console:
     return Console(highlight=False, soft_wrap=soft_wrap, width=200, no_color=True)
 
 
+def check_report_folder(out: Path | None, names: tuple[str, ...] = ()) -> None:
+    """A usage error, before any work, when the report folder ``out`` (and its files ``names``) cannot be written."""
+    if out is not None:
+        from segeval.report.writers import check_out_dir
+
+        check_out_dir(out, list(names))
+
+
+def write_reports(write, out: Path) -> dict[str, Path]:
+    """``write(out)``; a failure to write (a full disk) is a one-line usage error naming the folder."""
+    try:
+        return write(out)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write the reports: {exc.strerror or exc}") from None
+
+
 def output_paths_note(paths: dict[str, Path]) -> str:
     """``reports written to DIR/ (a, b, c)`` for the files of a report folder."""
     folder = next(iter(paths.values())).parent
-    return f"reports written to {folder}/ ({', '.join(p.name for p in paths.values())})"
+    return printable(f"reports written to {folder}/ ({', '.join(p.name for p in paths.values())})")

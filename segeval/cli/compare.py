@@ -7,9 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from segeval.cli.common import handle_errors, stdout_console
+from segeval.cli.common import FormatOpt, handle_errors, parse_format, stdout_console
 from segeval.errors import ExitCode, InputError, UsageError
-from segeval.options import BY_NAME, OutputFormat
+from segeval.options import OutputFormat
 
 EPILOG = (
     "Examples:\n\n  segeval compare reports_main/ reports_pr/\n\n"
@@ -28,7 +28,7 @@ def compare(
     current: Annotated[Path, typer.Argument(help="Current report, in the same forms.", show_default=False)],
     max_drop: Annotated[
         Optional[list[str]],
-        typer.Option(help="Largest allowed fall of a mean, e.g. dice=0.01 or dice[liver]=0.02 (repeatable)."),
+        typer.Option(help=r"Largest allowed fall of a mean, e.g. dice=0.01 or dice\[liver]=0.02 (repeatable)."),
     ] = None,
     max_rise: Annotated[
         Optional[list[str]], typer.Option(help="Largest allowed rise of a mean, e.g. hd95=0.5 (repeatable).")
@@ -44,12 +44,7 @@ def compare(
     markdown: Annotated[
         Optional[Path], typer.Option(help="Append a Markdown summary of the changes (e.g. $GITHUB_STEP_SUMMARY).")
     ] = None,
-    output_format: Annotated[
-        Optional[str],
-        typer.Option(
-            "--format", "-f", metavar=BY_NAME["format"].type.metavar, help="What to print on stdout. [default: table]"
-        ),
-    ] = None,
+    output_format: FormatOpt = None,
 ) -> None:
     """Compare two reports: change of each mean over paired cases, with a bootstrap 95% interval and a
     Wilcoxon signed-rank p-value; the cases that got most worse; cases in only one report.
@@ -60,7 +55,7 @@ def compare(
     from segeval.report.render import render_comparison, render_gates
     from segeval.report.writers import check_out_dir, check_out_file, json_text, write_report_set
 
-    output_format = OutputFormat.TABLE if output_format is None else BY_NAME["format"].coerce(output_format)
+    output_format = parse_format(output_format)
     if not 0.0 < ci < 1.0:
         raise UsageError(f"--ci must be in (0, 1), got {ci}")
     limits = parse_limits(tuple(max_drop or ()), "drop") + parse_limits(tuple(max_rise or ()), "rise")

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,15 +20,18 @@ from segeval.cli.common import (
     DeviceOpt,
     FormatOpt,
     ProgressOpt,
+    check_report_folder,
     handle_errors,
     output_paths_note,
+    parse_format,
     progress_bar,
     resolve_settings,
     stderr,
     stdout_console,
     with_table_options,
+    write_reports,
 )
-from segeval.errors import ExitCode
+from segeval.errors import ExitCode, UsageError
 from segeval.options import Command, OutputFormat
 from segeval.status import Status
 
@@ -58,11 +60,23 @@ losses_app = typer.Typer(
 )
 
 
-class LossFamily(str, enum.Enum):
-    distribution = "distribution"
-    region = "region"
-    boundary = "boundary"
-    compound = "compound"
+FamilyOpt = Annotated[
+    Optional[str],
+    typer.Option("--family", help="Only this family's losses.", metavar="[distribution|region|boundary|compound]"),
+]
+
+
+def _family(text: str | None) -> str | None:
+    """The loss family given as text, checked against the catalog's families (a one-line usage error)."""
+    if text is None:
+        return None
+    from segeval.losses import Family
+
+    try:
+        return Family(text.strip().lower()).value
+    except ValueError:
+        choices = ", ".join(f.value for f in Family)
+        raise UsageError(f"--family expects one of {choices}, got {text!r}") from None
 
 
 @losses_app.command(
@@ -83,9 +97,7 @@ def run(
         ),
     ] = None,
     gts: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of label masks.", show_default=False)] = None,
-    family: Annotated[
-        Optional[LossFamily], typer.Option(help="Only this family's losses.", case_sensitive=False)
-    ] = None,
+    family: FamilyOpt = None,
     loss: Annotated[
         Optional[list[str]],
         typer.Option("--loss", "-l", help="A loss to compute (repeatable); default: every loss (of --family)."),
@@ -110,8 +122,9 @@ def run(
 
     settings, _ = resolve_settings(options, Command.LOSSES)
     output_format, out = settings.pop("format"), settings.pop("out")
+    check_report_folder(out)
     progress = settings.pop("progress")
-    family_name = family.value if family is not None else None
+    family_name = _family(family)
     if preds is None and gts is None and settings["pairs"] is None:
         _print_loss_catalog(list_losses(family_name), output_format)
         return
@@ -125,7 +138,7 @@ def run(
     from segeval.report.render import printable
 
     if out is not None:
-        stderr.print(printable(output_paths_note(result.write(out))), markup=False)
+        stderr.print(printable(output_paths_note(write_reports(result.write, out))), markup=False)
     broken = result.per_case[(result.per_case["status"] == Status.FAILED.value) & (result.per_case["loss"] != "")]
     _print_failures(result.failed, broken)
     console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)
@@ -247,9 +260,7 @@ def analyze(
         Optional[Path], typer.Argument(help="Folder (or file) of probability or logit maps.", show_default=False)
     ] = None,
     gts: Annotated[Optional[Path], typer.Argument(help="Folder (or file) of label masks.", show_default=False)] = None,
-    family: Annotated[
-        Optional[LossFamily], typer.Option(help="Only this family's losses.", case_sensitive=False)
-    ] = None,
+    family: FamilyOpt = None,
     loss: Annotated[
         Optional[list[str]],
         typer.Option("--loss", "-l", help="A loss to analyse (repeatable); default: every loss (of --family)."),
@@ -292,13 +303,14 @@ def analyze(
 
     settings, _ = resolve_settings(options, Command.ANALYZE)
     output_format, out = settings.pop("format"), settings.pop("out")
+    check_report_folder(out)
     show_progress = settings.pop("progress") and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:
         result = analyze_losses(
             preds,
             gts,
             losses=loss,
-            family=family.value if family is not None else None,
+            family=_family(family),
             from_logits=from_logits,
             hard_threshold=hard_threshold,
             bands_mm=_bands_option(bands),
@@ -311,7 +323,7 @@ def analyze(
     for warning in result.warnings:
         stderr.print(f"warning: {warning}", markup=False)
     if out is not None:
-        paths = result.write(out)
+        paths = write_reports(result.write, out)
         stderr.print(
             f"analysis written to {paths['json'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
         )
@@ -373,9 +385,7 @@ def sweep(
     spacing: Annotated[
         Optional[str], typer.Option(help="Spacing in mm, array order (default: the file's, or 1).")
     ] = None,
-    family: Annotated[
-        Optional[LossFamily], typer.Option(help="Only this family's losses.", case_sensitive=False)
-    ] = None,
+    family: FamilyOpt = None,
     loss: Annotated[
         Optional[list[str]],
         typer.Option("--loss", "-l", help="A loss to sweep (repeatable); default: every loss (of --family)."),
@@ -401,7 +411,7 @@ def sweep(
             "--out", "-o", help="Write sweep.csv, sweep.json, sweep.png, sweep_matrix.png and sweep_examples.png here."
         ),
     ] = None,
-    output_format: FormatOpt = OutputFormat.TABLE,
+    output_format: FormatOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
     """Sensitivity sweeps: each loss, Dice and HD95 against controlled degradations of a mask.
@@ -410,6 +420,8 @@ def sweep(
     binary mode). The table shows each loss's response at the strongest level of each degradation
     (1 = its strongest reaction anywhere in the sweep; positive = looks worse).
     """
+    output_format = parse_format(output_format)
+    check_report_folder(out)
     from segeval.analysis.sweep import SweepOptions, parse_spatial_shape, reference_from_file, run_sweep
     from segeval.options import FLOAT_LIST, parse_value
 
@@ -428,7 +440,7 @@ def sweep(
             mask,
             spacing_mm=spacing_mm,
             losses=loss,
-            family=family.value if family else None,
+            family=_family(family),
             degradations=degradation,
             levels=_levels_option(levels),
             options=options,
@@ -437,7 +449,7 @@ def sweep(
             progress=advance,
         )
     if out is not None:
-        paths = result.write(out)
+        paths = write_reports(result.write, out)
         stderr.print(
             f"sweep written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
         )
@@ -479,9 +491,7 @@ def bench(
         Optional[list[str]],
         typer.Option(help="B x C x spatial sizes, e.g. 8x4x256x256 or 2x2x64x128x128 (repeatable; C = 1 is binary)."),
     ] = None,
-    family: Annotated[
-        Optional[LossFamily], typer.Option(help="Only this family's losses.", case_sensitive=False)
-    ] = None,
+    family: FamilyOpt = None,
     loss: Annotated[
         Optional[list[str]],
         typer.Option("--loss", "-l", help="A loss to time (repeatable); default: every loss (of --family)."),
@@ -494,7 +504,7 @@ def bench(
     out: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Write bench.csv, bench.json and bench.png here.")
     ] = None,
-    output_format: FormatOpt = OutputFormat.TABLE,
+    output_format: FormatOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
     """Execution time (forward + backward: median and quartiles) and peak memory of each loss.
@@ -503,13 +513,15 @@ def bench(
     the peak of torch's CPU allocator (profiler memory events) plus NumPy's (tracemalloc).
     Losses that run a CPU distance transform are flagged with their share of the time.
     """
+    output_format = parse_format(output_format)
+    check_report_folder(out)
     from segeval.analysis.bench import bench_losses, summary_line
 
     show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:
         result = bench_losses(
             loss,
-            family=family.value if family else None,
+            family=_family(family),
             shapes=shape or ["8x4x256x256"],
             device=device,
             warmup=warmup,
@@ -519,7 +531,7 @@ def bench(
             progress=advance,
         )
     if out is not None:
-        paths = result.write(out)
+        paths = write_reports(result.write, out)
         stderr.print(
             f"benchmark written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
         )

@@ -5,23 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
-from segeval.cli.common import handle_errors, stdout_console
+from segeval.cli.common import FormatOpt, handle_errors, parse_format, stdout_console
 from segeval.options import OutputFormat
 
 
 @handle_errors
 def metrics_command(
-    output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="table, json or csv.", case_sensitive=False)
-    ] = OutputFormat.TABLE,
+    output_format: FormatOpt = None,
 ) -> None:
     """The metric catalog: name, aliases, level, direction, range, unit, formula and reference."""
+    output_format = parse_format(output_format)
     from segeval.metrics.catalog import catalog_rows
 
     rows = catalog_rows()

@@ -17,7 +17,7 @@ from segeval.pipeline.aggregate import per_case_table, summary_table
 from segeval.pipeline.chunks import Plan, Progress, chunked, default_batch_size, resolve_device, run_local
 from segeval.pipeline.derive import derive, label_findings
 from segeval.pipeline.load import CaseRecord
-from segeval.pipeline.pair import cases_to_score, pair_inputs
+from segeval.pipeline.pair import cases_to_score, pair_inputs, run_inputs
 from segeval.pipeline.result import ScoreResult
 
 
@@ -103,7 +103,7 @@ def score(
         cases=records,
         config=config,
         distance_metrics=list(plan.distance_names),
-        inputs={"preds": _str(preds), "gts": _str(gts), "pairs": _str(config.pairs)},
+        inputs=run_inputs(preds, gts, config),
         missing_gt=pairing.missing_gt,
         skipped_missing=[p.case for p in pairing.missing_pred] if config.skip_missing else [],
         skipped_files=[str(p) for p in pairing.skipped_files],
@@ -136,7 +136,3 @@ def label_set(records: list[CaseRecord], config: ScoreConfig) -> list[int]:
         if record.scored:
             present |= set(record.counts.values.tolist())
     return sorted(present)
-
-
-def _str(value) -> str | None:
-    return None if value is None else str(value)

@@ -32,7 +32,7 @@ from segeval.config import ScoreConfig, build_config
 from segeval.errors import UsageError
 from segeval.pipeline.chunks import Progress, resolve_device
 from segeval.pipeline.load import CaseRecord, SpacingSource
-from segeval.pipeline.pair import pair_inputs
+from segeval.pipeline.pair import pair_inputs, run_inputs
 from segeval.report.schema import failed_entries, run_header, versions
 from segeval.report.writers import write_report
 from segeval.status import Status
@@ -256,11 +256,7 @@ def analyze_losses(
         from_logits=from_logits,
         maps=maps,
         warnings=warnings,
-        inputs={
-            "preds": None if preds is None else str(preds),
-            "gts": None if gts is None else str(gts),
-            "pairs": None if config.pairs is None else str(config.pairs),
-        },
+        inputs=run_inputs(preds, gts, config),
         timings={"total_s": time.perf_counter() - started},
         device=str(device),
     )

@@ -23,7 +23,7 @@ from segeval.losses import get_loss, list_losses, loss_spec
 from segeval.pipeline.aggregate import column_statistics
 from segeval.pipeline.chunks import Progress, resolve_device
 from segeval.pipeline.load import CaseRecord
-from segeval.pipeline.pair import pair_inputs
+from segeval.pipeline.pair import pair_inputs, run_inputs
 from segeval.report.schema import failed_entries, run_header, versions
 from segeval.report.writers import write_report
 from segeval.status import Status
@@ -139,11 +139,7 @@ def evaluate_losses(
         cases=records,
         config=config,
         from_logits=from_logits,
-        inputs={
-            "preds": None if preds is None else str(preds),
-            "gts": None if gts is None else str(gts),
-            "pairs": None if config.pairs is None else str(config.pairs),
-        },
+        inputs=run_inputs(preds, gts, config),
         timings={"total_s": time.perf_counter() - started},
         device=str(device),
     )

@@ -49,6 +49,14 @@ def cases_to_score(pairing: Pairing, config: ScoreConfig) -> list[CasePair]:
     return pairs
 
 
+def run_inputs(preds, gts, config: ScoreConfig) -> dict[str, str | None]:
+    """The inputs of a run as given (``summary.json`` ``inputs``): the two folders, or the manifest."""
+    return {
+        name: None if value is None else str(value)
+        for name, value in (("preds", preds), ("gts", gts), ("pairs", config.pairs))
+    }
+
+
 def few(names: list[str], limit: int = 5) -> str:
     """The first ``limit`` names, and how many more there are."""
     shown = ", ".join(names[:limit])

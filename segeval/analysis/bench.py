@@ -36,6 +36,7 @@ from segeval.errors import SegevalError, UsageError
 from segeval.losses import get_loss, loss_spec
 from segeval.losses._distance import transform_time
 from segeval.report.writers import prepare_out_dir, write_csv, write_json
+from segeval.stats import column_quantiles
 from segeval.status import Status
 
 __all__ = ["BenchResult", "bench_inputs", "bench_losses", "machine_info", "parse_shape"]
@@ -293,13 +294,13 @@ def _bench_one(
     except (RuntimeError, ValueError) as exc:
         return {**row, "status": Status.FAILED.value, "error": f"{type(exc).__name__}: {exc}"}
     ms = np.asarray(times) * 1e3
-    median = float(np.median(ms))
-    transform = float(np.median(transforms)) * 1e3
+    q25, median, q75 = (float(q[0]) for q in column_quantiles(ms[:, None], (0.25, 0.5, 0.75)))
+    transform = float(column_quantiles(np.asarray(transforms)[:, None], (0.5,))[0][0]) * 1e3
     return {
         **row,
         "median_ms": median,
-        "q25_ms": float(np.quantile(ms, 0.25)),
-        "q75_ms": float(np.quantile(ms, 0.75)),
+        "q25_ms": q25,
+        "q75_ms": q75,
         "min_ms": float(ms.min()),
         "max_ms": float(ms.max()),
         "transform_ms": transform,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import lzma
 import math
 import os
+import struct
 import threading
 import tokenize
 import warnings
@@ -213,7 +214,29 @@ def _open_pillow(path: Path):
         raise InputError(f"{path}: cannot decode image ({exc})") from None
 
 
+def _check_png_chunks(path: Path) -> None:
+    """Every chunk of a PNG fits in the file: Pillow allocates a chunk's declared length before reading it."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        if handle.read(8) != b"\x89PNG\r\n\x1a\n":
+            return  # not a PNG inside: Pillow says what it is not
+        position = 8
+        while position + 8 <= size:
+            handle.seek(position)
+            length, kind = struct.unpack(">I4s", handle.read(8))
+            if position + 12 + length > size:
+                raise InputError(
+                    f"{path}: truncated or corrupt PNG: chunk {kind.decode('latin-1')!r} declares {length:,} bytes, "
+                    f"the file has {max(0, size - position - 12):,} left"
+                )
+            if kind == b"IEND":
+                return
+            position += 12 + length
+
+
 def _pillow_header(path: Path) -> ImageHeader:
+    if format_suffix(path) == ".png":
+        _check_png_chunks(path)
     with _open_pillow(path) as image:
         try:
             pages = getattr(image, "n_frames", 1)

@@ -77,10 +77,16 @@ def mutate(content: bytes, edits: list[tuple[int, int]], cut: int | None) -> byt
 
 
 class Child:
-    """One reader process; a hang, a crash or a non-InputError exception fails the example."""
+    """One reader process; a hang, a crash or a non-InputError exception fails the example.
+
+    The process reads one example after another (a process per example would make the run minutes long).
+    A MemoryError in a process that has read earlier examples may come from their leftovers, so that
+    example is read again in a fresh process, which alone decides.
+    """
 
     def __init__(self) -> None:
         self.process = self._start()
+        self.reads = 0
 
     @staticmethod
     def _start() -> subprocess.Popen:
@@ -89,6 +95,15 @@ class Child:
         )
 
     def read(self, path: Path) -> str:
+        outcome = self._read(path)
+        if outcome.startswith("FAILED MemoryError") and self.reads > 1:
+            self.process.kill()
+            self.process, self.reads = self._start(), 0
+            outcome = self._read(path)
+        return outcome
+
+    def _read(self, path: Path) -> str:
+        self.reads += 1
         self.process.stdin.write(f"{path}\n")
         self.process.stdin.flush()
         ready, _, _ = select.select([self.process.stdout], [], [], TIMEOUT_S)

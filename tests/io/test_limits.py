@@ -196,3 +196,17 @@ def test_npz_with_many_unknown_arrays_names_a_few(files, gt2d):
         r"many\.npz: \.npz holds arrays \['layer_000', .*, \.\.\.\] \(500 in all\); segeval reads", message
     )
     assert len(message) < 400 and "layer_499" not in message
+
+
+def test_a_png_chunk_longer_than_its_file_fails_before_pillow_allocates_it(files, gt2d):
+    """Pillow reads a chunk's declared length whole: a corrupt 4-byte length would allocate up to 4 GiB."""
+    content = bytearray(files.image("good.png", gt2d).read_bytes())
+    at = content.index(b"IDAT") - 4
+    content[at : at + 4] = struct.pack(">I", 0x7FFF0000)  # about 2 GiB declared in a file of a few hundred bytes
+    path = files.raw("corrupt.png", bytes(content))
+    tracemalloc.start()
+    with pytest.raises(InputError, match=r"corrupt\.png: truncated or corrupt PNG: chunk 'IDAT' declares"):
+        segeval.read_image(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100 * 2**20

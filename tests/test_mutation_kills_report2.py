@@ -443,3 +443,22 @@ def test_prepare_out_dir_that_cannot_be_created_says_why(tmp_path):
     with pytest.raises(UsageError) as info:
         prepare_out_dir(blocker / "reports")
     assert str(info.value) == f"cannot create report folder {blocker / 'reports'}: Not a directory"
+
+
+def test_printable_keeps_non_ascii_letters_and_escapes_control_characters():
+    from segeval.report.render import printable
+
+    assert printable("foie gras é 肝") == "foie gras é 肝"
+    assert printable("a\x1b[31mb\n") == "a\\x1b[31mb\\n"
+
+
+def test_run_header_creation_time_is_utc():
+    from datetime import datetime, timedelta
+
+    from segeval.report.schema import run_header
+
+    header = run_header({"pred": "p"})
+    created = datetime.fromisoformat(header["created"])
+    assert created.utcoffset() == timedelta(0)
+    assert header["created"].endswith("+00:00")
+    assert header["inputs"] == {"pred": "p"}

@@ -139,7 +139,7 @@ BAD_CASES = {
             files.raw("p/bad.png", _half(files.image("full/x.png", gt2d).read_bytes())),
             files.image("g/bad.png", gt2d),
         ),
-        [r"p/bad\.png: cannot decode image"],
+        [r"p/bad\.png: truncated or corrupt PNG"],
     ),
     "truncated-nii-gz": Bad(_truncated_nifti_gt, [r"g/bad\.nii\.gz"]),
     "ragged-multipage-tiff": Bad(_ragged_tiff, [r"g/bad\.tif"]),

@@ -184,7 +184,11 @@ def read_image(
     InputError
         Unknown extension, missing, unreadable, corrupt or too large file, unsupported pixel mode.
     """
-    header = read_header(path, max_voxels=max_voxels)
+    return decode_image(read_header(path, max_voxels=max_voxels), palette=palette)
+
+
+def decode_image(header: ImageHeader, *, palette: dict[tuple[int, ...], int] | None = None) -> ImageData:
+    """Decode the file whose ``header`` :func:`read_header` read (and checked); the pixels must match it."""
     path = header.path
     suffix = format_suffix(path)
     if suffix in PILLOW_SUFFIXES:

@@ -20,6 +20,7 @@ import torch
 from segeval.config import ScoreConfig
 from segeval.errors import UsageError
 from segeval.io.pairing import CasePair
+from segeval.metrics import confusion
 from segeval.pipeline.count import count_batch
 from segeval.pipeline.load import CaseRecord, LoadedCase, load_case
 
@@ -71,7 +72,7 @@ def run_local(chunks: list[list[CasePair]], plan: Plan, workers: int) -> Iterato
     """Run :func:`score_chunk` on ``workers`` threads, at most ``2 × workers`` chunks ahead, yielding
     the records in order."""
     device = resolve_device(plan.config.device)
-    with _torch_threads(1 if device.type == "cpu" and workers > 1 else None):
+    with _cpu_threads(1 if device.type == "cpu" and workers > 1 else None):
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segeval-chunk") as pool:
             pending: deque = deque()
             for chunk in chunks:
@@ -83,16 +84,19 @@ def run_local(chunks: list[list[CasePair]], plan: Plan, workers: int) -> Iterato
 
 
 @contextlib.contextmanager
-def _torch_threads(count: int | None) -> Iterator[None]:
-    """Run torch with ``count`` intra-op threads, then restore the setting (``None``: unchanged).
+def _cpu_threads(count: int | None) -> Iterator[None]:
+    """Run torch, and the histogram split of the confusion kernel, with ``count`` threads, then restore both
+    (``None``: unchanged).
 
-    On the CPU the chunk threads already keep every core busy; torch's own threads on top of them
-    only add contention (large histograms are split over the CPUs by the confusion kernel anyway).
+    On the CPU the chunk threads already keep every core busy; threads of torch's own, or a large
+    histogram split over the CPUs, on top of them only add contention.
     """
-    previous = torch.get_num_threads()
+    previous = torch.get_num_threads(), confusion.BINCOUNT_THREADS
     if count is not None:
         torch.set_num_threads(count)
+        confusion.BINCOUNT_THREADS = count
     try:
         yield
     finally:
-        torch.set_num_threads(previous)
+        torch.set_num_threads(previous[0])
+        confusion.BINCOUNT_THREADS = previous[1]

@@ -20,7 +20,7 @@ import numpy as np
 from segeval.config import ScoreConfig
 from segeval.errors import InputError
 from segeval.io.pairing import CasePair
-from segeval.io.readers import ImageData, read_header, read_image
+from segeval.io.readers import ImageData, ImageHeader, decode_image, read_header
 from segeval.metrics.confusion import RawCounts
 from segeval.pipeline.decode import class_axis_for
 from segeval.status import Status
@@ -154,6 +154,8 @@ class OpenedCase:
     """A case whose headers are read and whose shapes fit each other; no pixel decoded yet."""
 
     record: CaseRecord
+    gt: ImageHeader
+    pred: ImageHeader | None
     values: int
     """Values of both files together: what decoding them will take from the budget."""
 
@@ -167,12 +169,12 @@ def open_case(pair: CasePair, config: ScoreConfig) -> OpenedCase | CaseRecord:
         gt = read_header(pair.gt, max_voxels=config.max_voxels)
         record = replace(record, shape=gt.shape)
         if pair.pred is None:
-            return OpenedCase(record=record, values=gt.values)
+            return OpenedCase(record=record, gt=gt, pred=None, values=gt.values)
         pred = read_header(pair.pred, max_voxels=config.max_voxels)
         axis = class_axis_for(
             pred.shape, gt.shape, requested=config.channel_axis, format_hint=pred.channel_axis, path=pred.path
         )
-        return OpenedCase(record=replace(record, class_axis=axis), values=gt.values + pred.values)
+        return OpenedCase(record=replace(record, class_axis=axis), gt=gt, pred=pred, values=gt.values + pred.values)
     except Exception as exc:  # one bad case never stops the run; it is reported as failed
         return record.failed(exc)
 
@@ -181,8 +183,8 @@ def read_case(opened: OpenedCase, config: ScoreConfig, palette: dict | None) -> 
     """Decode both files of an opened case and check their geometry; a failure returns the failed record."""
     record = opened.record
     try:
-        gt = read_image(record.gt, palette=palette, max_voxels=config.max_voxels)
-        pred = read_image(record.pred, palette=palette, max_voxels=config.max_voxels) if record.pred else None
+        gt = decode_image(opened.gt, palette=palette)
+        pred = decode_image(opened.pred, palette=palette) if opened.pred is not None else None
         if gt.array.shape != record.shape:
             raise InputError(f"{record.gt}: changed while it was read (shape {gt.array.shape}, was {record.shape})")
         spacing, source = case_spacing(pred, gt, config)

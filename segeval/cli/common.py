@@ -210,7 +210,7 @@ def write_reports(write, out: Path) -> dict[str, Path]:
         raise UsageError(f"--out {out}: cannot write the reports: {exc.strerror or exc}") from None
 
 
-def output_paths_note(paths: dict[str, Path]) -> str:
-    """``reports written to DIR/ (a, b, c)`` for the files of a report folder."""
+def output_paths_note(paths: dict[str, Path], what: str = "reports") -> str:
+    """``reports written to DIR/ (a, b, c)`` for the files of a report folder (control characters escaped)."""
     folder = next(iter(paths.values())).parent
-    return printable(f"reports written to {folder}/ ({', '.join(p.name for p in paths.values())})")
+    return printable(f"{what} written to {folder}/ ({', '.join(p.name for p in paths.values())})")

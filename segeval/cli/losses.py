@@ -24,6 +24,7 @@ from segeval.cli.common import (
     handle_errors,
     output_paths_note,
     parse_format,
+    printable,
     progress_bar,
     resolve_settings,
     stderr,
@@ -135,10 +136,8 @@ def run(
         result = evaluate_losses(
             preds, gts, losses=loss, family=family_name, from_logits=from_logits, progress=advance, **settings
         )
-    from segeval.report.render import printable
-
     if out is not None:
-        stderr.print(printable(output_paths_note(write_reports(result.write, out))), markup=False)
+        stderr.print(output_paths_note(write_reports(result.write, out)), markup=False)
     broken = result.per_case[(result.per_case["status"] == Status.FAILED.value) & (result.per_case["loss"] != "")]
     _print_failures(result.failed, broken)
     console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)
@@ -231,8 +230,6 @@ def _print_frame(table, columns: list[str], title: str, output_format: OutputFor
 
 def _print_failures(failed_cases, failed_rows) -> None:
     """One stderr line per case that failed, then per (case, loss) that failed (the first 10)."""
-    from segeval.report.render import printable
-
     for record in failed_cases:
         stderr.print(f"failed: {printable(record.case)}: {printable(record.error)}", markup=False)
     for _, row in failed_rows.head(10).iterrows():
@@ -321,12 +318,9 @@ def analyze(
             **settings,
         )
     for warning in result.warnings:
-        stderr.print(f"warning: {warning}", markup=False)
+        stderr.print(f"warning: {printable(warning)}", markup=False)
     if out is not None:
-        paths = write_reports(result.write, out)
-        stderr.print(
-            f"analysis written to {paths['json'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
-        )
+        stderr.print(output_paths_note(write_reports(result.write, out), "analysis"), markup=False)
     broken = result.failed_rows
     _print_failures(result.failed, broken)
     columns = [
@@ -449,10 +443,7 @@ def sweep(
             progress=advance,
         )
     if out is not None:
-        paths = write_reports(result.write, out)
-        stderr.print(
-            f"sweep written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
-        )
+        stderr.print(output_paths_note(write_reports(result.write, out), "sweep"), markup=False)
     table = result.table
     failed = table[table["status"] == Status.FAILED.value]
     for _, row in failed.drop_duplicates(["name"]).head(10).iterrows():
@@ -531,10 +522,7 @@ def bench(
             progress=advance,
         )
     if out is not None:
-        paths = write_reports(result.write, out)
-        stderr.print(
-            f"benchmark written to {paths['csv'].parent}/ ({', '.join(p.name for p in paths.values())})", markup=False
-        )
+        stderr.print(output_paths_note(write_reports(result.write, out), "benchmark"), markup=False)
     table = result.table
     failed = table[table["status"] == Status.FAILED.value]
     for _, row in failed.iterrows():

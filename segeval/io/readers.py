@@ -120,11 +120,14 @@ class ImageHeader:
         Shape of the array, in NumPy axis order.
     channel_axis : int or None
         As in :class:`ImageData`.
+    member : str or None
+        The array an ``.npz`` is read from (one of :data:`NPZ_KEYS`, or its only array).
     """
 
     path: Path
     shape: tuple[int, ...]
     channel_axis: int | None = None
+    member: str | None = None
 
     @property
     def values(self) -> int:
@@ -154,7 +157,7 @@ def read_header(path: str | Path, *, max_voxels: int = DEFAULT_MAX_VOXELS) -> Im
     elif suffix == ".npy":
         header = _npy_header(path)
     else:
-        header = _npz_header(path)[0]
+        header = _npz_header(path)
     if header.values > max_voxels:
         raise InputError(
             f"{path}: shape {header.shape} holds {header.values:,} values, more than --max-voxels {max_voxels:,}"
@@ -196,7 +199,7 @@ def decode_image(header: ImageHeader, *, palette: dict[tuple[int, ...], int] | N
     elif suffix in SITK_SUFFIXES:
         image = _read_sitk(path)
     else:
-        image = _read_numpy(path)
+        image = _read_numpy(header)
     if image.array.shape != header.shape:
         raise InputError(f"{path}: decoded shape {image.array.shape} differs from the header's {header.shape}")
     return image
@@ -394,8 +397,8 @@ def _npy_header(path: Path) -> ImageHeader:
     return ImageHeader(path=path, shape=shape, channel_axis=0)
 
 
-def _npz_header(path: Path) -> tuple[ImageHeader, str]:
-    """The header of the array segeval reads from an ``.npz``, and that array's member name."""
+def _npz_header(path: Path) -> ImageHeader:
+    """The header of the array segeval reads from an ``.npz`` (its member name included)."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = [name[: -len(".npy")] for name in archive.namelist() if name.endswith(".npy")]
@@ -412,7 +415,7 @@ def _npz_header(path: Path) -> tuple[ImageHeader, str]:
         raise InputError(
             f"{path}: cannot load NumPy file (member {key!r} declares {member.file_size:,} bytes, shape {shape} needs {needed:,})"
         )
-    return ImageHeader(path=path, shape=shape, channel_axis=0), key
+    return ImageHeader(path=path, shape=shape, channel_axis=0, member=key)
 
 
 def _few(names: list[str], count: int = 5) -> str:
@@ -421,13 +424,13 @@ def _few(names: list[str], count: int = 5) -> str:
     return f"[{shown}]" if len(names) <= count else f"[{shown}, ...] ({len(names)} in all)"
 
 
-def _read_numpy(path: Path) -> ImageData:
+def _read_numpy(header: ImageHeader) -> ImageData:
+    path = header.path
     try:
-        if format_suffix(path) == ".npy":
+        if header.member is None:
             array = np.load(path, allow_pickle=False)
         else:
-            key = _npz_header(path)[1]
-            with zipfile.ZipFile(path) as archive, archive.open(key + ".npy") as stream:
+            with zipfile.ZipFile(path) as archive, archive.open(header.member + ".npy") as stream:
                 array = np.lib.format.read_array(stream, allow_pickle=False)
     except _ZIP_ERRORS as exc:
         raise InputError(f"{path}: cannot load NumPy file ({exc})") from None

@@ -629,7 +629,7 @@ OPTIONS: tuple[Option, ...] = (
         "workers",
         INT,
         None,
-        "Threads decoding files (default min(4, CPUs)).",
+        "Threads that read the files (in score each also decodes and counts its cases); default min(4, CPUs).",
         Panel.PERFORMANCE,
         _READ,
         check=_at_least_one,

@@ -91,11 +91,13 @@ def score(
         empty_score=config.empty_score,
         distance_names=list(plan.distance_names),
     )
+    per_case = per_case_table(records, labels, class_names, derived)
+    summary = summary_table(labels, class_names, derived, config.ci)
     finished = time.perf_counter()
     n_scored = max(1, sum(r.scored for r in records))
     result = ScoreResult(
-        per_case=per_case_table(records, labels, class_names, derived),
-        summary=summary_table(labels, class_names, derived, config.ci),
+        per_case=per_case,
+        summary=summary,
         dataset=derived.pooled_case,
         labels=labels,
         class_names=class_names,

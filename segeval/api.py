@@ -2,7 +2,7 @@
 
 It runs the stages of :mod:`segeval.pipeline` in order, then the decisions of :mod:`segeval.quality`::
 
-    pair → load → decode → count   (chunks of pairs, in a thread pool, on the device)
+    pair → load → decode → count   (chunks of pairs, in a thread pool or on a Dask cluster, on the device)
          → derive → aggregate → result → quality.check (gates, baseline)
 """
 
@@ -27,6 +27,7 @@ def score(
     config: ScoreConfig | None = None,
     *,
     progress: Progress | None = None,
+    client=None,
     **overrides,
 ) -> ScoreResult:
     """Score every prediction in ``preds`` against its ground truth in ``gts``.
@@ -39,6 +40,9 @@ def score(
         The options; ``overrides`` replace some of them (or of the defaults).
     progress : callable, optional
         ``progress(done, total)`` after each case (a run-time argument, not an option).
+    client : distributed.Client, optional
+        Run the cases on this Dask cluster's workers instead of local threads (docs/distributed.md);
+        the files must be readable by the workers at the same paths. Same results as locally.
     **overrides
         Fields of :class:`segeval.config.ScoreConfig` (``labels=``, ``num_classes=``,
         ``ignore_index=``, ``metrics=``, ``gates=``, ``baseline=``, ``device=`` …).
@@ -63,7 +67,7 @@ def score(
 
     started = time.perf_counter()
     config = build_config(config, **overrides) if overrides or config is None else config
-    device = resolve_device(config.device)
+    device = resolve_device(config.device) if client is None else None
     pairing = pair_inputs(preds, gts, config)
     pairs = cases_to_score(pairing, config)
     paired = time.perf_counter()
@@ -73,12 +77,22 @@ def score(
         palette=read_palette(config.palette) if config.palette is not None else None,
         distance_names=tuple(config.distance_metrics()),
     )
-    chunks = chunked(pairs, config.batch_size or default_batch_size(device))
+    if client is None:
+        chunks = chunked(pairs, config.batch_size or default_batch_size(device))
+        stream = run_local(chunks, plan, config.workers or default_workers())
+        devices = str(device)
+    else:
+        from segeval.pipeline.dask_run import check_cluster, run_dask
+
+        devices = check_cluster(client, pairs, plan)  # the device is resolved on each worker
+        stream = run_dask(pairs, plan, client)
     records: list[CaseRecord] = []
-    for record in run_local(chunks, plan, config.workers or default_workers()):
+    for record in stream:
         records.append(record)
         if progress is not None:
             progress(len(records), len(pairs))
+    order = {pair.case: i for i, pair in enumerate(pairs)}
+    records.sort(key=lambda record: order[record.case])  # a cluster completes cases in any order
     counted = time.perf_counter()
 
     labels = label_set(records, config)
@@ -116,7 +130,7 @@ def score(
             "aggregate_s": finished - counted,
             "per_case_ms": 1000 * (counted - paired) / n_scored,
         },
-        device=str(device),
+        device=devices,
         stray_labels=findings.stray,
         warnings=findings.warnings,
     )

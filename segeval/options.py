@@ -267,6 +267,14 @@ def _device(value: str) -> None:
         raise ValueError("must be auto, cpu, cuda or cuda:N")
 
 
+_SCHEDULER = re.compile(r"^((tcp|tls)://\S+|local:[1-9]\d*)$")
+
+
+def _scheduler(value: str) -> None:
+    if not _SCHEDULER.match(value):
+        raise ValueError("must be tcp://HOST:PORT, tls://HOST:PORT or local:N (N worker processes here)")
+
+
 # ----------------------------------------------------------------------------- the table
 
 
@@ -634,12 +642,31 @@ OPTIONS: tuple[Option, ...] = (
         _READ,
         check=_at_least_one,
     ),
+    Option(
+        "scheduler",
+        TEXT,
+        None,
+        "Score the cases on a Dask cluster: tcp://HOST:PORT, tls://HOST:PORT, or local:N for N worker processes "
+        'on this machine (pip install "segeval[dask]"; workers read the files at the same paths).',
+        Panel.PERFORMANCE,
+        config=False,
+        check=_scheduler,
+    ),
+    Option(
+        "scheduler_file",
+        PATH,
+        None,
+        "Score the cases on the Dask cluster whose scheduler wrote this file (dask-jobqueue, dask scheduler "
+        "--scheduler-file).",
+        Panel.PERFORMANCE,
+        config=False,
+    ),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
 CONFIG_OPTIONS: tuple[Option, ...] = tuple(option for option in OPTIONS if option.config)
 """The options that shape the numbers: the fields of :class:`~segeval.config.ScoreConfig`."""
-EXCLUSIVE = (("labels", "num_classes"),)
+EXCLUSIVE = (("labels", "num_classes"), ("scheduler", "scheduler_file"))
 """Options that say the same thing two ways: a source that sets one overrides the other from a weaker source."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -55,12 +56,24 @@ def score(
 
     _check_destinations(settings, preds, gts)
     fmt = settings["format"]
-    with progress_bar(settings["progress"] and stderr.is_terminal and fmt is not OutputFormat.QUIET) as advance:
-        result = run_score(preds, gts, config, progress=advance)
+    with (
+        _cluster(settings["scheduler"], settings["scheduler_file"]) as client,
+        progress_bar(settings["progress"] and stderr.is_terminal and fmt is not OutputFormat.QUIET) as advance,
+    ):
+        result = run_score(preds, gts, config, progress=advance, client=client)
     _write_outputs(result, settings["out"], settings["junit"], settings["markdown"])
     _warn(result)
     _render(result, fmt)
     raise typer.Exit(code=int(run_exit_code(result)))
+
+
+def _cluster(scheduler: str | None, scheduler_file: Path | None):
+    """The Dask client of ``--scheduler``/``--scheduler-file`` (Dask imported only then), else no client."""
+    if scheduler is None and scheduler_file is None:
+        return contextlib.nullcontext()
+    from segeval.pipeline.dask_run import connect
+
+    return connect(scheduler, scheduler_file)
 
 
 def run_exit_code(result) -> ExitCode:

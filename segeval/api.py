@@ -111,6 +111,7 @@ def score(
     n_scored = max(1, sum(r.scored for r in records))
     result = ScoreResult(
         per_case=per_case,
+        regions=config.region_definitions(),
         summary=summary,
         dataset=derived.pooled_case,
         labels=labels,

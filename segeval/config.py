@@ -26,7 +26,9 @@ class _ScoreConfigMethods:
         for option in CONFIG_OPTIONS:
             value = option.coerce(getattr(self, option.name))
             object.__setattr__(self, option.name, option.default if value is None else value)
+        dataset = self._read_dataset_json()
         self._check_labels()
+        self._define_regions(dataset)
         if self.pred_kind is PredKind.PROBS and self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise UsageError(f"--threshold must be in (0, 1) for probabilities, got {self.threshold!r}")
         if self.skip_missing and not self.allow_missing:
@@ -46,6 +48,42 @@ class _ScoreConfigMethods:
             object.__setattr__(self, "labels", tuple(sorted(self.labels)))
             if self.ignore_index is not None and self.ignore_index in self.labels:
                 raise UsageError(f"--ignore-index {self.ignore_index} is also one of --labels")
+
+    def _read_dataset_json(self):
+        """``dataset_json`` read (its ignore label sets ``ignore_index`` when that is unset), or ``None``."""
+        from segeval.regions import read_dataset_json
+
+        dataset = read_dataset_json(self.dataset_json) if self.dataset_json is not None else None
+        if dataset is not None and dataset.ignore_label is not None and self.ignore_index is None:
+            object.__setattr__(self, "ignore_index", dataset.ignore_label)
+        object.__setattr__(self, "_dataset_names", dataset.class_names if dataset is not None else {})
+        return dataset
+
+    def _define_regions(self, dataset) -> None:
+        """The regions of ``regions`` then ``dataset_json``, checked against the labels, names and tolerances."""
+        from segeval.regions import check_regions, parse_region
+
+        regions = [parse_region(text) for text in self.regions] + list(dataset.regions if dataset else ())
+        names = [item.split("=", 1)[-1].strip() for item in self.class_names or ()]
+        check_regions(
+            regions,
+            class_names=names + list(self._dataset_names.values()),
+            labels=self.labels,
+            ignore_index=self.ignore_index,
+        )
+        if regions and isinstance(self.nsd_tolerance, tuple):
+            tolerances = dict(self.nsd_tolerance)
+            for region in regions:
+                if len({tolerances.get(v) for v in region.labels}) != 1 or region.labels[0] not in tolerances:
+                    raise UsageError(
+                        f"--nsd-tolerance gives the labels of region {region.text!r} no single tolerance",
+                        hint="give its labels one tolerance, or give one tolerance for every class",
+                    )
+        object.__setattr__(self, "_regions", tuple(regions))
+
+    def region_definitions(self) -> tuple:
+        """The :class:`segeval.regions.Region` of the run: ``regions``, then the regions of ``dataset_json``."""
+        return self._regions
 
     def distance_metrics(self) -> list[str]:
         """Distance metrics to compute, in order: from ``metrics``, ``hd_percentile`` and the gates."""
@@ -89,8 +127,8 @@ class _ScoreConfigMethods:
         return parse_limits(self.max_drop, "drop") + parse_limits(self.max_rise, "rise")
 
     def named_classes(self, labels: list[int]) -> list[str]:
-        """A name for each of ``labels``: from ``class_names`` or ``"class_<value>"``."""
-        names = {value: f"class_{value}" for value in labels}
+        """A name for each of ``labels``: from ``class_names``, else ``dataset_json``, else ``"class_<value>"``."""
+        names = {value: self._dataset_names.get(value, f"class_{value}") for value in labels}
         if self.class_names is None:
             return [names[v] for v in labels]
         items = list(self.class_names)

@@ -167,6 +167,16 @@ def _limits(value: object) -> tuple[str, ...]:
     return _repeated(value)
 
 
+def _regions(value: object) -> tuple[str, ...]:
+    """``--regions`` items: repeated ``NAME=LABELS`` texts, or a TOML table ``{WT = [1, 2, 3]}``."""
+    if isinstance(value, dict):
+        return tuple(
+            f"{name}={','.join(str(_int(v)) for v in (labels if isinstance(labels, list) else [labels]))}"
+            for name, labels in value.items()
+        )
+    return _repeated(value)
+
+
 def _float_or_nan(value: object) -> float:
     return math.nan if isinstance(value, str) and value.strip().lower() == "nan" else _float(value)
 
@@ -203,6 +213,7 @@ NAME_LIST = ValueType("NAMES", _name_list, "comma-separated names")
 EXPRESSIONS = ValueType("EXPR", _repeated, "a text or a list of texts", repeatable=True)
 LIMITS = ValueType("METRIC=AMOUNT", _limits, "METRIC=AMOUNT items", repeatable=True)
 TOLERANCE = ValueType("MM", _tolerance, "a number or LABEL=MM items")
+REGIONS = ValueType("NAME=LABELS", _regions, "NAME=LABELS items", repeatable=True)
 
 
 # ----------------------------------------------------------------------------- checks of one value
@@ -257,6 +268,13 @@ def _convention(value: str) -> None:
     from segeval.metrics.surface import get_convention
 
     get_convention(value)
+
+
+def _region_items(value: tuple[str, ...]) -> None:
+    from segeval.regions import parse_region
+
+    for item in value:
+        parse_region(item)
 
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
@@ -433,6 +451,23 @@ OPTIONS: tuple[Option, ...] = (
         NAME_LIST,
         None,
         "Names in label order (bg,liver,tumour) or VALUE=NAME items (0=bg,4=enhancing).",
+        Panel.LABELS,
+    ),
+    Option(
+        "regions",
+        REGIONS,
+        (),
+        "Label region scored as one binary mask (the union of its labels), repeatable: NAME=LABELS, e.g. "
+        "WT=1,2,3 (regions may overlap; reported and gated under NAME; docs/metrics.md, Regions).",
+        Panel.LABELS,
+        check=_region_items,
+    ),
+    Option(
+        "dataset_json",
+        PATH,
+        None,
+        "nnU-Net dataset.json: a name mapped to a label names it, a name mapped to a list of labels is a "
+        "region, 'ignore' is the ignore index. --class-names and --ignore-index win.",
         Panel.LABELS,
     ),
     Option(

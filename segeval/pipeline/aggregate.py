@@ -45,7 +45,10 @@ SUMMARY_COLUMNS = [
 def per_case_table(
     records: list[CaseRecord], labels: list[int], class_names: list[str], derived: Derived
 ) -> pd.DataFrame:
-    """The long per-case table: every scored case's values, then one row per case-level metric of a failed case."""
+    """The long per-case table: every scored case's values, then one row per case-level metric of a failed case.
+
+    Label regions (``derived.region_names``) follow the labels, their name in both ``class`` and ``class_name``."""
+    labels, class_names = [*labels, *derived.region_names], [*class_names, *derived.region_names]
     scored = [r for r in records if r.scored]
     order = {r.case: i for i, r in enumerate(records)}
     n, c = len(scored), len(labels)
@@ -124,7 +127,9 @@ def column_statistics(values: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def summary_table(labels: list[int], class_names: list[str], derived: Derived, ci: float) -> pd.DataFrame:
-    """One row per (class, metric): statistics over cases, the pooled value and the bootstrap interval."""
+    """One row per (class, metric): statistics over cases, the pooled value and the bootstrap interval (label
+    regions after the labels, named as in :func:`per_case_table`)."""
+    labels, class_names = [*labels, *derived.region_names], [*class_names, *derived.region_names]
     # every (metric, class) column side by side, so that statistics and intervals take one pass
     blocks = [values for values, _ in derived.per_class.values()]
     blocks += [values[:, None] for values, _ in derived.per_case.values()]

@@ -228,9 +228,18 @@ def normalised_label_maps(
 def case_distances(
     record: CaseRecord, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig, names: list[str], options
 ) -> dict[int, dict[str, tuple[float, str]]]:
-    """Distance metrics of every label present in the case (background only with ``include_background``)."""
+    """Distance metrics of every label present in the case (background only with ``include_background``), and of
+    every label region (keyed by its name) from its union masks."""
     from segeval.metrics.distance import distance_metrics
 
     pred_np, gt_np = normalised_label_maps(pred, gt, record, config)
     labels = [int(v) for v in record.counts.values if config.include_background or v != BACKGROUND]
-    return distance_metrics(pred_np, gt_np, labels, record.spacing_mm, names, options)
+    out = distance_metrics(pred_np, gt_np, labels, record.spacing_mm, names, options)
+    for region in config.region_definitions():
+        pred_mask, gt_mask = (np.isin(side, region.labels).astype(np.uint8) for side in (pred_np, gt_np))
+        tolerance = options.tolerance_for(region.labels[0])  # the config checked that its labels share one
+        one = distance_metrics(
+            pred_mask, gt_mask, [1], record.spacing_mm, names, replace(options, nsd_tolerance_mm=tolerance)
+        )
+        out[region.name] = one[1]
+    return out

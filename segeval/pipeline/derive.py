@@ -16,6 +16,7 @@ from segeval.metrics.catalog import Derivation, Level, Pooling, counted_metrics
 from segeval.metrics.confusion import class_matrix
 from segeval.metrics.overlap import ClassCounts
 from segeval.pipeline.load import BACKGROUND, CaseRecord
+from segeval.regions import Region, region_counts
 from segeval.status import STATUS_CODES, Status
 
 MetricArrays = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -36,6 +37,8 @@ class Derived:
     """Case-level metrics of the pooled confusion matrix."""
     confusion: np.ndarray
     """The confusion matrix summed over scored cases (rows = reference, columns = prediction)."""
+    region_names: tuple[str, ...] = ()
+    """Names of the label regions, whose columns follow the labels' in the class-level arrays."""
 
 
 def derive(
@@ -45,8 +48,10 @@ def derive(
     include_background: bool,
     empty_score: float,
     distance_names: list[str],
+    regions: tuple[Region, ...] = (),
 ) -> Derived:
-    """Compute every metric from the scored cases' confusion matrices and distances."""
+    """Compute every metric from the scored cases' confusion matrices and distances; ``regions`` get class-level
+    metrics from block sums of the same matrices (:func:`segeval.regions.region_counts`), after the labels."""
     scored = [r for r in records if r.scored]
     n_classes = len(labels)
     labels_arr = np.asarray(labels, dtype=np.int64)
@@ -67,12 +72,47 @@ def derive(
             pooled_class[spec.name] = spec.compute(pooled_counts, pooled)[0]
         elif spec.pooling is Pooling.SUM:
             pooled_class[spec.name] = per_class[spec.name][0].sum(axis=0)
-    per_class.update(distance_arrays(scored, labels, distance_names))
+    if regions:
+        _add_regions(per_class, pooled_class, cms, labels, regions, empty_score, per_cases.voxel_volume)
+    per_class.update(distance_arrays(scored, [*labels, *(region.name for region in regions)], distance_names))
     per_case, pooled_case = {}, {}
     for spec in counted_metrics(Level.CASE):
         per_case[spec.name] = _named(spec.compute(counts, per_cases))
         pooled_case[spec.name] = float(spec.compute(pooled_counts, pooled)[0])
-    return Derived(per_class, per_case, pooled_class, pooled_case, cms.sum(axis=0))
+    return Derived(
+        per_class, per_case, pooled_class, pooled_case, cms.sum(axis=0), tuple(region.name for region in regions)
+    )
+
+
+def _add_regions(
+    per_class: MetricArrays,
+    pooled_class: dict[str, np.ndarray],
+    cms: np.ndarray,
+    labels: list[int],
+    regions: tuple[Region, ...],
+    empty_score: float,
+    voxel_volume: np.ndarray,
+) -> None:
+    """Append each region's column to the class-level metrics in ``per_class``, per case and pooled (case-level
+    metrics, class means among them, stay over the labels)."""
+    every = np.ones(len(regions), dtype=bool)
+    counts = region_counts(cms, labels, list(regions))
+    pooled_counts = region_counts(cms.sum(axis=0), labels, list(regions))
+    per_cases, pooled = Derivation(empty_score, every, voxel_volume), Derivation(empty_score, every, np.ones(1))
+    for name in list(per_class):
+        spec = resolve_metric(name)
+        values, status = _named(spec.compute(counts, per_cases))
+        per_class[name] = (
+            np.concatenate([per_class[name][0], values], 1),
+            np.concatenate([per_class[name][1], status], 1),
+        )
+        if spec.pooling is Pooling.CONFUSION:
+            region_pooled = spec.compute(pooled_counts, pooled)[0]
+        elif spec.pooling is Pooling.SUM:
+            region_pooled = values.sum(axis=0)
+        else:
+            continue
+        pooled_class[name] = np.concatenate([pooled_class[name], region_pooled])
 
 
 def distance_arrays(scored: list[CaseRecord], labels: list[int], names: list[str]) -> MetricArrays:

@@ -62,6 +62,11 @@ class ScoreResult:
         return all(g.passed for g in self.gates)
 
     @property
+    @property
+    def regions(self) -> tuple:
+        """The label regions scored after the labels (:class:`segeval.regions.Region`), by name in the tables."""
+        return self.config.region_definitions()
+
     def scored(self) -> list[CaseRecord]:
         """Cases with scores."""
         return [r for r in self.cases if r.scored]

@@ -196,9 +196,10 @@ def direction_warning(gate: Gate) -> str | None:
     return None
 
 
-def resolve_class(name: str, labels: list[int], class_names: list[str]) -> str:
-    """The label value (as text) that ``name`` (a value or a class name) refers to."""
-    values = [str(v) for v in labels]
+def resolve_class(name: str, labels: list[int], class_names: list[str], regions: list[str] = ()) -> str:
+    """The ``class`` column value that ``name`` (a label value, a class name or a region name) refers to."""
+    values = [str(v) for v in labels] + list(regions)
+    names = list(class_names) + list(regions)
     if name in values:
         return name
     lowered = [n.lower() for n in class_names]
@@ -207,7 +208,9 @@ def resolve_class(name: str, labels: list[int], class_names: list[str]) -> str:
     close = difflib.get_close_matches(name, class_names + values, n=3)
     raise UnknownNameError(
         f"unknown class {name!r} in a gate" + (f"; did you mean {', '.join(map(repr, close))}?" if close else ""),
-        hint="classes: " + ", ".join(f"{v} ({n})" for v, n in zip(values, class_names)),
+        hint="classes: "
+        + ", ".join(f"{v} ({n})" for v, n in zip(values, class_names))
+        + "".join(f", {r} (region)" for r in regions),
     )
 
 
@@ -254,7 +257,8 @@ def gate_value(gate: Gate, result) -> float:
             f"gate {gate.expression!r}: metric {gate.metric!r} was not computed in this run",
             hint="computed metrics: " + ", ".join(sorted(known)),
         )
-    class_ = resolve_class(gate.class_, result.labels, result.class_names) if gate.class_ is not None else None
+    regions = [region.name for region in result.regions]
+    class_ = resolve_class(gate.class_, result.labels, result.class_names, regions) if gate.class_ is not None else None
     return metric_value(result, gate.metric, class_, gate.statistic)
 
 

@@ -43,7 +43,7 @@ SUMMARY_COLUMNS = [
 
 
 def per_case_table(
-    records: list[CaseRecord], labels: list[int], class_names: list[str], derived: Derived
+    records: list[CaseRecord], labels: list[int | str], class_names: list[str], derived: Derived
 ) -> pd.DataFrame:
     """The long per-case table: every scored case's values, then one row per case-level metric of a failed case.
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from segeval.metrics.catalog import Derivation, Level, Pooling, counted_metrics
+from segeval.metrics.catalog import Derivation, Level, Pooling, counted_metrics, resolve_metric
 from segeval.metrics.confusion import class_matrix
 from segeval.metrics.overlap import ClassCounts
 from segeval.pipeline.load import BACKGROUND, CaseRecord
@@ -115,7 +115,7 @@ def _add_regions(
         pooled_class[name] = np.concatenate([pooled_class[name], region_pooled])
 
 
-def distance_arrays(scored: list[CaseRecord], labels: list[int], names: list[str]) -> MetricArrays:
+def distance_arrays(scored: list[CaseRecord], labels: list[int | str], names: list[str]) -> MetricArrays:
     """Distance metrics of the scored cases as (cases, classes) arrays.
 
     A label absent from both masks of a case is NaN with status ``both_empty``; the background,

@@ -202,10 +202,10 @@ def resolve_class(name: str, labels: list[int], class_names: list[str], regions:
     names = list(class_names) + list(regions)
     if name in values:
         return name
-    lowered = [n.lower() for n in class_names]
+    lowered = [n.lower() for n in names]
     if name.lower() in lowered:
         return values[lowered.index(name.lower())]
-    close = difflib.get_close_matches(name, class_names + values, n=3)
+    close = difflib.get_close_matches(name, names + values, n=3)
     raise UnknownNameError(
         f"unknown class {name!r} in a gate" + (f"; did you mean {', '.join(map(repr, close))}?" if close else ""),
         hint="classes: "

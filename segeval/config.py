@@ -71,7 +71,7 @@ class _ScoreConfigMethods:
             labels=self.labels,
             ignore_index=self.ignore_index,
         )
-        if regions and isinstance(self.nsd_tolerance, tuple):
+        if regions and isinstance(self.nsd_tolerance, tuple) and "nsd" in self.distance_metrics():
             tolerances = dict(self.nsd_tolerance)
             for region in regions:
                 if len({tolerances.get(v) for v in region.labels}) != 1 or region.labels[0] not in tolerances:

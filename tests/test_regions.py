@@ -120,6 +120,23 @@ def test_regions_leave_the_labels_and_the_class_means_unchanged():
     assert with_regions.labels == plain.labels and with_regions.class_names == plain.class_names
 
 
+def test_a_one_label_region_equals_its_label_with_its_own_nsd_tolerance():
+    result = segeval.score(
+        NIFTI / "preds",
+        NIFTI / "gts",
+        regions=["A=1", "B=2"],
+        metrics=["nsd", "hd95"],
+        nsd_tolerance="1=0.5,2=3",
+        ci=0,
+    )
+    for region, label in (("A", "1"), ("B", "2")):
+        got, want = _rows(result, region), _rows(result, label)
+        assert got == want and got[("vol_000", "nsd")][1] == "ok", region
+    assert _rows(result, "A")[("vol_000", "nsd")] != _rows(result, "B")[("vol_000", "nsd")]
+    without_nsd = segeval.score(NIFTI / "preds", NIFTI / "gts", regions=["AB=1,2"], nsd_tolerance="1=0.5,2=3")
+    assert "AB" in set(without_nsd.per_case["class"])  # per-label tolerances matter only to NSD
+
+
 @pytest.mark.parametrize(
     ("gate", "exit_code"),
     [("dice[FG]>=0.78", 0), ("dice[FG]>=0.79", 1), ("dice[fg].pooled>=0.79", 1), ("hd95[FG]<=2.7", 0)],

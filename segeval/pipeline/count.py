@@ -237,9 +237,8 @@ def case_distances(
     out = distance_metrics(pred_np, gt_np, labels, record.spacing_mm, names, options)
     for region in config.region_definitions():
         pred_mask, gt_mask = (np.isin(side, region.labels).astype(np.uint8) for side in (pred_np, gt_np))
-        tolerance = options.tolerance_for(region.labels[0])  # the config checked that its labels share one
-        one = distance_metrics(
-            pred_mask, gt_mask, [1], record.spacing_mm, names, replace(options, nsd_tolerance_mm=tolerance)
-        )
-        out[region.name] = one[1]
+        region_options = options
+        if "nsd" in names:  # the config checked that the region's labels share one tolerance
+            region_options = replace(options, nsd_tolerance_mm=options.tolerance_for(region.labels[0]))
+        out[region.name] = distance_metrics(pred_mask, gt_mask, [1], record.spacing_mm, names, region_options)[1]
     return out

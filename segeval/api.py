@@ -19,6 +19,7 @@ from segeval.pipeline.derive import derive, label_findings
 from segeval.pipeline.load import CaseRecord
 from segeval.pipeline.pair import cases_to_score, pair_inputs, run_inputs
 from segeval.pipeline.result import ScoreResult
+from segeval.report.thumbnails import ThumbnailRequest
 
 
 def score(
@@ -27,6 +28,7 @@ def score(
     config: ScoreConfig | None = None,
     *,
     progress: Progress | None = None,
+    thumbnails: ThumbnailRequest | None = None,
     client=None,
     **overrides,
 ) -> ScoreResult:
@@ -40,6 +42,9 @@ def score(
         The options; ``overrides`` replace some of them (or of the defaults).
     progress : callable, optional
         ``progress(done, total)`` after each case (a run-time argument, not an option).
+    thumbnails : ThumbnailRequest, optional
+        Draw an overlay thumbnail of each case while scoring and keep those of the worst cases and the
+        failed ones (``result.thumbnails``; :mod:`segeval.report.thumbnails`).
     client : distributed.Client, optional
         Run the cases on this Dask cluster's workers instead of local threads (docs/distributed.md);
         the files must be readable by the workers at the same paths. Same results as locally.
@@ -76,6 +81,7 @@ def score(
         config=config,
         palette=read_palette(config.palette) if config.palette is not None else None,
         distance_names=tuple(config.distance_metrics()),
+        thumbnails=thumbnails,
     )
     if client is None:
         chunks = chunked(pairs, config.batch_size or default_batch_size(device))
@@ -86,9 +92,10 @@ def score(
 
         devices = check_cluster(client, pairs, plan)  # the device is resolved on each worker
         stream = run_dask(pairs, plan, client)
+    keeper = thumbnails.keeper(config) if thumbnails is not None else None
     records: list[CaseRecord] = []
     for record in stream:
-        records.append(record)
+        records.append(record if keeper is None else keeper.offer(record))
         if progress is not None:
             progress(len(records), len(pairs))
     order = {pair.case: i for i, pair in enumerate(pairs)}
@@ -135,6 +142,7 @@ def score(
         stray_labels=findings.stray,
         warnings=findings.warnings,
     )
+        thumbnails=None if keeper is None else keeper.result(),
     return check(
         result,
         gates=config.parsed_gates(),

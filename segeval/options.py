@@ -720,6 +720,45 @@ def merge(*layers: tuple[str, dict[str, object]]) -> tuple[dict[str, object], di
     sources: dict[str, str] = {}
     for source, values in layers:
         for group in EXCLUSIVE:
+    Option(
+        "html",
+        PATH,
+        None,
+        "Write a self-contained HTML report here (a view of the --out folder; a temporary one without --out).",
+        Panel.OUTPUT,
+        frozenset({Command.SCORE, Command.ANALYZE}),
+        config=False,
+        in_file=False,
+    ),
+    Option(
+        "worst",
+        INT,
+        None,
+        "Draw overlay thumbnails of this many worst cases (and the failed ones) into --out/thumbnails/; "
+        "default 20 with --html, else none.",
+        Panel.OUTPUT,
+        config=False,
+        check=_non_negative,
+    ),
+    Option(
+        "worst_by",
+        TEXT,
+        None,
+        "Metric that ranks the worst cases, e.g. dice, hd95 or dice[liver]. Default: the first gate's metric, "
+        "else dice (the foreground mean).",
+        Panel.OUTPUT,
+        config=False,
+    ),
+    Option(
+        "images",
+        PATH,
+        None,
+        "Folder of images named like the cases: thumbnails draw the errors over the image instead of the "
+        "reference label map.",
+        Panel.OUTPUT,
+        config=False,
+        in_file=False,
+    ),
             given = [BY_NAME[name].flag for name in group if values.get(name) is not None]
             if len(given) > 1:
                 raise UsageError(

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from segeval.report.html import new_figure
 from segeval.status import Status
 
 __all__ = [
@@ -27,17 +28,6 @@ __all__ = [
     "sweep_lines",
     "sweep_matrix",
 ]
-
-DPI = 90
-
-
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
 
 
 def save_figure(figure, path: str | Path) -> Path:
@@ -83,7 +73,7 @@ def gradient_heatmaps(maps, *, columns: int = 6, dynamic_range: float = 1e4):
     height, width = maps.reference.shape
     aspect = maps.spacing_mm[0] / maps.spacing_mm[1]
     panel = 1.9
-    figure = _figure(cols * panel + 0.8, rows * panel * min(2.0, max(0.5, height * aspect / width)) + 0.5)
+    figure = new_figure(cols * panel + 0.8, rows * panel * min(2.0, max(0.5, height * aspect / width)) + 0.5)
     axes = figure.subplots(rows, cols, squeeze=False)
     where = f"{maps.case}" + (f", slice {maps.slice_index}" if maps.slice_index is not None else "")
     figure.suptitle(f"|dL/dz| per pixel ({where}); each panel scaled to its own maximum", fontsize=9)
@@ -153,7 +143,7 @@ def share_chart(summary: pd.DataFrame, options):
 
     table = summary[summary["n"] > 0]
     labels = table["loss"].tolist()
-    figure = _figure(10.5, 1.8 + 0.2 * len(labels))
+    figure = new_figure(10.5, 1.8 + 0.2 * len(labels))
     axes = figure.subplots(1, 3, sharey=True)
     _stacked(
         axes[0],
@@ -208,7 +198,7 @@ def sweep_lines(table: pd.DataFrame, *, columns: int = 3):
     palette = colormaps["tab20"](np.linspace(0, 1, 20))
     styles = ["-", "--", ":", "-."]
     rows, cols = _grid(len(degradations), columns)
-    figure = _figure(cols * 3.4 + 1.9, rows * 2.7 + 0.4)
+    figure = new_figure(cols * 3.4 + 1.9, rows * 2.7 + 0.4)
     axes = figure.subplots(rows, cols, squeeze=False)
     handles = {}
     lowest = pd.to_numeric(table.loc[table["status"] == Status.OK.value, "response"], errors="coerce").min()
@@ -267,7 +257,7 @@ def sweep_matrix(table: pd.DataFrame):
             hit = last[(last["kind"] == kind) & (last["name"] == name)]["response"]
             if len(hit):
                 values[i, j] = float(hit.iloc[0])
-    figure = _figure(2.4 + 0.9 * len(degradations), 1.6 + 0.2 * len(names))
+    figure = new_figure(2.4 + 0.9 * len(degradations), 1.6 + 0.2 * len(names))
     ax = figure.subplots()
     image = ax.imshow(values, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(degradations)), degradations, rotation=30, ha="right", fontsize=7)
@@ -293,7 +283,7 @@ def sweep_examples(examples: dict[str, tuple[np.ndarray, np.ndarray]]):
     """One panel per degradation at its strongest level: prediction in grey, reference outlined in red."""
     names = list(examples)
     rows, cols = _grid(len(names), 6)
-    figure = _figure(cols * 1.7 + 0.2, rows * 1.8 + 0.3)
+    figure = new_figure(cols * 1.7 + 0.2, rows * 1.8 + 0.3)
     axes = figure.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.ravel(), names):
         reference, prediction = examples[name]
@@ -322,7 +312,7 @@ def bench_chart(table: pd.DataFrame):
     marked = {row["loss"]: bool(row["cpu_transform"]) for _, row in ok.iterrows()}
     labels = [f"{name} *" if marked.get(name) else name for name in losses]
     colors = colormaps["tab10"](np.arange(len(shapes)) % 10)
-    figure = _figure(10.0, 1.2 + 0.22 * len(losses) * max(1, len(shapes)) ** 0.5)
+    figure = new_figure(10.0, 1.2 + 0.22 * len(losses) * max(1, len(shapes)) ** 0.5)
     axes = figure.subplots(1, 2, sharey=True)
     height = 0.8 / max(1, len(shapes))
     y = np.arange(len(losses))

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from segeval._version import __version__
-from segeval.cli import compare, metrics, score
+from segeval.cli import compare, metrics, report, score
 from segeval.cli.losses import losses_app
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ def main(
 app.command(name="score", epilog=score.EPILOG)(score.score)
 app.command(name="compare", epilog=compare.EPILOG)(compare.compare)
 app.command(name="metrics")(metrics.metrics_command)
+app.command(name="report", epilog=report.EPILOG)(report.report)
 app.add_typer(losses_app, name="losses")
 
 __all__ = ["app"]

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from segeval.cli.common import handle_errors, progress_bar, resolve_settings, stderr, stdout_console, with_table_options
+from segeval.cli.common import (
+    handle_errors,
+    printable,
+    progress_bar,
+    resolve_settings,
+    stderr,
+    stdout_console,
+    with_table_options,
+)
 from segeval.errors import ExitCode, UsageError
 from segeval.options import Command, OutputFormat
 
@@ -47,6 +56,7 @@ def score(
     from segeval.config import build_config
     from segeval.options import CONFIG_OPTIONS
     from segeval.quality.gates import direction_warning
+    from segeval.report.thumbnails import thumbnail_request
 
     settings, sources = resolve_settings(options, Command.SCORE)
     config = build_config(**{o.name: settings[o.name] for o in CONFIG_OPTIONS}, sources=sources)
@@ -55,13 +65,22 @@ def score(
             stderr.print(f"warning: {warning}", markup=False)
 
     _check_destinations(settings, preds, gts)
+    thumbnails = thumbnail_request(
+        config,
+        worst=settings["worst"],
+        worst_by=settings["worst_by"],
+        images=settings["images"],
+        html=settings["html"] is not None,
+    )
     fmt = settings["format"]
     with (
         _cluster(settings["scheduler"], settings["scheduler_file"]) as client,
         progress_bar(settings["progress"] and stderr.is_terminal and fmt is not OutputFormat.QUIET) as advance,
     ):
-        result = run_score(preds, gts, config, progress=advance, client=client)
+        result = run_score(preds, gts, config, progress=advance, client=client, thumbnails=thumbnails)
     _write_outputs(result, settings["out"], settings["junit"], settings["markdown"])
+    if settings["html"] is not None:
+        _write_html(result, settings["out"], settings["html"])
     _warn(result)
     _render(result, fmt)
     raise typer.Exit(code=int(run_exit_code(result)))
@@ -96,9 +115,26 @@ def _check_destinations(settings: dict, preds: Path | None, gts: Path | None) ->
         for side, folder in (("prediction", preds), ("ground-truth", gts)):
             if folder is not None and folder.is_dir() and Path(out).resolve().is_relative_to(folder.resolve()):
                 stderr.print(f"warning: --out {out} is inside the {side} folder {folder}", markup=False)
-    for option in ("junit", "markdown"):
+    for option in ("junit", "markdown", "html"):
         if settings[option] is not None:
             check_out_file(settings[option], f"--{option}")
+    if settings["worst"] and out is None:
+        raise UsageError("--worst draws thumbnails into the --out folder: give --out too")
+
+
+def _write_html(result, out: Path | None, html: Path) -> None:
+    """The HTML page of the report folder ``out`` (of a temporary one without ``--out``)."""
+    from segeval.report.html_score import write_score_page
+
+    try:
+        if out is not None:
+            write_score_page(out, html)
+        else:
+            with tempfile.TemporaryDirectory(prefix="segeval-report-") as folder:
+                write_score_page(result.write(folder)["json"].parent, html)
+    except OSError as exc:
+        raise UsageError(f"--html {html}: cannot write the page: {exc.strerror or exc}") from None
+    stderr.print(f"HTML report written to {printable(html)}", markup=False)
 
 
 def _write_outputs(result, out: Path | None, junit: Path | None, markdown: Path | None) -> None:

@@ -23,6 +23,8 @@ from segeval.io.pairing import CasePair
 from segeval.metrics import confusion
 from segeval.pipeline.count import count_batch
 from segeval.pipeline.load import CaseRecord, LoadedCase, load_case
+from segeval.report import thumbnails
+from segeval.report.thumbnails import ThumbnailRequest
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each case."""
@@ -35,6 +37,8 @@ class Plan:
     config: ScoreConfig
     palette: dict | None
     distance_names: tuple[str, ...]
+    thumbnails: ThumbnailRequest | None = None
+    """Draw each case's overlay thumbnail (``--html``, ``--worst``): :mod:`segeval.report.thumbnails`."""
 
 
 @functools.cache
@@ -60,7 +64,10 @@ def score_chunk(pairs: list[CasePair], plan: Plan) -> list[CaseRecord]:
     ready = [item for item in loaded if isinstance(item, LoadedCase)]
     options = plan.config.distance_options(str(device)) if plan.distance_names else None
     counted = {r.case: r for r in count_batch(ready, plan.config, device, list(plan.distance_names), options)}
-    return [counted[item.record.case] if isinstance(item, LoadedCase) else item for item in loaded]
+    records = [counted[item.record.case] if isinstance(item, LoadedCase) else item for item in loaded]
+    if plan.thumbnails is not None:
+        records = thumbnails.attach(records, loaded, plan.config, plan.thumbnails)
+    return records
 
 
 def chunked(pairs: list[CasePair], size: int) -> list[list[CasePair]]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from segeval.io.readers import ImageData, ImageHeader, decode_image, read_header
 from segeval.metrics.confusion import RawCounts
 from segeval.pipeline.decode import class_axis_for
 from segeval.status import Status
+
+if TYPE_CHECKING:
+    from segeval.report.thumbnails import Thumbnail
 
 BACKGROUND = 0
 """The label of background: what a missing prediction predicts, and what mean Dice leaves out."""
@@ -67,6 +71,8 @@ class CaseRecord:
     counts: RawCounts | None = None
     distances: dict[int, dict[str, tuple[float, Status]]] | None = None
     """Distance metrics per label: ``{label: {metric: (value, status)}}``, when asked for."""
+    thumbnail: Thumbnail | None = None
+    """The case's overlay picture, when the run draws them (``--html``, ``--worst``): PNG bytes, no arrays."""
 
     def failed(self, error: Exception) -> CaseRecord:
         """This record as a failed case, with the one-line reason of ``error``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ from segeval.config import ScoreConfig
 from segeval.errors import UsageError
 from segeval.pipeline.load import BACKGROUND, CaseRecord, SpacingSource
 from segeval.status import Status
+
+if TYPE_CHECKING:
+    from segeval.report.thumbnails import ThumbnailSet
 
 
 @dataclass
@@ -50,6 +54,8 @@ class ScoreResult:
     """Without declared labels: prediction values found in no ground truth (scored as classes) → their cases."""
     warnings: list[str] = field(default_factory=list)
     """What the inputs suggest is wrong without failing a case (stray labels, an ignore index never seen, …)."""
+    thumbnails: ThumbnailSet | None = None
+    """Overlay thumbnails of the worst and the failed cases, when the run drew them (``--html``, ``--worst``)."""
 
     @property
     def foreground_labels(self) -> list[int]:
@@ -132,7 +138,13 @@ class ScoreResult:
         return to_json_value(summary_document(self))
 
     def write(self, out: str | Path) -> dict[str, Path]:
-        """Write ``per_case.csv``, ``summary.csv`` and ``summary.json`` into ``out`` (atomically)."""
-        from segeval.report.writers import write_report
+        """Write ``per_case.csv``, ``summary.csv`` and ``summary.json`` into ``out`` (atomically), after the
+        thumbnails (``thumbnails/``) when the run drew them."""
+        from segeval.report.thumbnails import write_thumbnails
+        from segeval.report.writers import prepare_out_dir, write_report
 
-        return write_report(out, self.per_case, self.summary, self.to_dict())
+        folder = None
+        if self.thumbnails is not None:
+            folder = write_thumbnails(prepare_out_dir(Path(out)), self.thumbnails)
+        paths = write_report(out, self.per_case, self.summary, self.to_dict())
+        return paths if folder is None else {**paths, "thumbnails": folder}

@@ -10,13 +10,19 @@ from datetime import UTC, datetime
 
 from segeval.status import Status
 
+SCHEMA_VERSION = 2
+"""Version of the ``summary.json`` layout. 1: the unversioned documents before the key existed; 2: adds
+``schema_version`` and, when thumbnails were rendered, ``thumbnails``. A reader takes any version up to
+its own and refuses newer ones (:func:`segeval.report.folder.read_summary`)."""
+
 
 def summary_document(result) -> dict:
     """The content of ``summary.json`` for a :class:`segeval.pipeline.result.ScoreResult`."""
     from segeval.metrics.catalog import resolve_metric
 
     config = result.config
-    return {
+    document = {
+        "schema_version": SCHEMA_VERSION,
         **run_header(result.inputs),
         "config": {**config.as_dict(), "device": result.device},
         "config_sources": config.sources,
@@ -71,6 +77,9 @@ def summary_document(result) -> dict:
         "versions": versions(),
         "timings": result.timings,
     }
+    if result.thumbnails is not None:
+        document["thumbnails"] = result.thumbnails.as_dict()
+    return document
 
 
 def run_header(inputs: dict) -> dict:

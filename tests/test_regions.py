@@ -149,6 +149,16 @@ def test_a_gate_on_a_region_reads_the_region(gate, exit_code):
     assert result.exit_code == exit_code, result.output
 
 
+def test_reports_name_a_region_once_in_every_table(files):
+    args = ["score", str(NIFTI / "preds"), str(NIFTI / "gts"), "--regions", "tumour=1,2", "--gate", "dice[tumour]>=0"]
+    markdown, junit = files.path("summary.md"), files.path("gates.xml")
+    result = runner.invoke(app, [*args, "--markdown", str(markdown), "--junit", str(junit)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert any(line.split()[:2] == ["tumour", "tumour"] for line in result.stdout.splitlines())  # class, name
+    assert "| tumour | dice | 0.7825 |" in markdown.read_text()
+    assert "dice[tumour]&gt;=0" in junit.read_text()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -91,7 +91,7 @@ def markdown_summary(result, gates, comparison=None, *, worst: int = 5) -> str:
         ["class", "metric", "mean", "median", "pooled"],
         [
             [
-                f"{r['class']} ({r['class_name']})" if r["class"] != "all" else "all",
+                f"{r['class']} ({r['class_name']})" if r["class"] not in ("all", r["class_name"]) else r["class"],
                 r["metric"],
                 r["mean"],
                 r["median"],

@@ -4,6 +4,8 @@
 - ``nifti3d/``: 3 pairs of 64×64×24 NIfTI volumes, spacing 0.8×0.8×2.5 mm (x, y, z), labels 0-2.
 - ``npy_probs/``: 3 class-probability maps (4, 128, 96) as NPY, ground truths as PNG.
 - ``lung_grid/``: the 10×10 lung example of the source posts (Dice 38/39 and 10/27).
+- ``lesions3d/``: 3 pairs of 40×80×80 NIfTI volumes, spacing 1×1×1.5 mm (x, y, z), two lesion classes (1, 2) with
+  several lesions each: found, missed, false positive, split, merged and under 50 voxels (lesion-wise metrics).
 """
 
 from __future__ import annotations
@@ -81,6 +83,50 @@ def write_lung_grid() -> None:
         save(ROOT / "lung_grid" / "preds" / f"{name}.png", pred)
 
 
+def ball(shape: tuple[int, ...], centre, radii) -> np.ndarray:
+    """An ellipsoid of ``radii`` (voxels, per axis) around ``centre``."""
+    grid = np.ogrid[tuple(slice(0, n) for n in shape)]
+    return sum(((g - c) / r) ** 2 for g, c, r in zip(grid, centre, radii)) <= 1.0
+
+
+def write_lesions3d(rng: np.random.Generator) -> None:
+    shape = (40, 80, 80)  # (z, y, x)
+    for i in range(3):
+        gt, pred = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+        for label in (1, 2):
+            for k in range(6):
+                centre = rng.uniform((6, 8, 8), (34, 72, 72))
+                radii = rng.uniform(3.0, 6.0) * np.array([0.67, 1.0, 1.0])
+                lesion = ball(shape, centre, radii)
+                gt[lesion] = label
+                fate = (k + i) % 6
+                if fate == 0:  # missed
+                    continue
+                if fate == 1:  # split in two along x
+                    cut = int(centre[2])
+                    found = lesion.copy()
+                    found[:, :, cut : cut + 2] = False
+                elif fate == 2:  # found, shifted by a voxel
+                    found = np.roll(lesion, 1, axis=2)
+                else:  # found, a little larger or smaller
+                    found = ndimage.binary_dilation(lesion) if fate == 3 else ndimage.binary_erosion(lesion)
+                pred[found] = label
+            # a false positive and a lesion of under 50 voxels (ignored by the BraTS 2023 preset)
+            pred[ball(shape, rng.uniform((6, 8, 8), (34, 72, 72)), (2.0, 3.0, 3.0))] = label
+            gt[ball(shape, rng.uniform((4, 4, 4), (36, 76, 76)), (1.0, 1.5, 1.5))] = label
+        # two reference lesions 2 voxels apart, found as one predicted lesion (merged; BraTS's dilation joins them)
+        gt[20:24, 10:16, 30:36] = 1
+        gt[20:24, 10:16, 38:44] = 1
+        pred[20:24, 10:16, 30:44] = 1
+        for side, array in (("gts", gt), ("preds", pred)):
+            image = sitk.GetImageFromArray(array)
+            image.SetSpacing((1.0, 1.0, 1.5))  # SimpleITK order: x, y, z
+            image.SetOrigin((-40.0, -40.0, -30.0))
+            path = ROOT / "lesions3d" / side / f"case_{i:03d}.nii.gz"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sitk.WriteImage(image, str(path), useCompression=True)
+
+
 def save(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array).save(path, optimize=True)
@@ -92,4 +138,5 @@ if __name__ == "__main__":
     write_nifti3d(rng)
     write_npy_probs(rng)
     write_lung_grid()
+    write_lesions3d(np.random.default_rng(11))  # its own generator: the other folders stay as they were
     print(f"sample data written under {ROOT}")

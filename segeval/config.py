@@ -36,6 +36,8 @@ class _ScoreConfigMethods:
         if (self.max_drop or self.max_rise) and self.baseline is None:
             raise UsageError("--max-drop/--max-rise need --baseline")
         self.distance_metrics()  # fail fast on a bad metric or gate, before any file is read
+        if self.lesion_metrics():
+            self.lesion_options()  # and on lesion options that do not fit together
         self.parsed_limits()
 
     def _check_labels(self) -> None:
@@ -87,11 +89,13 @@ class _ScoreConfigMethods:
 
     def distance_metrics(self) -> list[str]:
         """Distance metrics to compute, in order: from ``metrics``, ``hd_percentile`` and the gates."""
-        from segeval.metrics.catalog import resolve_metric
+        from segeval.metrics.catalog import LESION_FAMILY, resolve_metric
+        from segeval.registry import normalise_name
 
         names = list(self.metrics or ())
         if self.hd_percentile is not None:
             names.append(f"hd{self.hd_percentile:g}")
+        names = [name for name in names if normalise_name(name) != LESION_FAMILY]  # lesion_metrics() takes it
         specs = [resolve_metric(name) for name in names]  # an unknown name is a did-you-mean error here
         specs += [resolve_metric(gate.metric) for gate in self.parsed_gates() if gate.is_metric]
         wanted: list[str] = []
@@ -113,6 +117,43 @@ class _ScoreConfigMethods:
             empty_policy=self.distance_empty.value,
             device=device,
         )
+
+    def lesion_metrics(self) -> list[str]:
+        """Lesion-wise metrics to compute, in catalog order: named in ``metrics`` (``lesion``: all of them) or a gate."""
+        from segeval.metrics.catalog import CATALOG, LESION_FAMILY, resolve_metric
+        from segeval.registry import normalise_name
+
+        named = [name for name in self.metrics or () if normalise_name(name) != LESION_FAMILY]
+        every = len(named) < len(self.metrics or ())
+        wanted = {resolve_metric(name).name for name in named}
+        wanted |= {resolve_metric(gate.metric).name for gate in self.parsed_gates() if gate.is_metric}
+        return [spec.name for spec in CATALOG if spec.needs_lesions and (every or spec.name in wanted)]
+
+    def lesion_options(self):
+        """The :class:`segeval.metrics.lesion.LesionOptions` of this run: ``lesion_preset``, then the lesion options
+        given (a physical dilation or size limit replaces the preset's voxel one)."""
+        from segeval.metrics.lesion import LesionOptions
+
+        given = {
+            field: getattr(self, name)
+            for field, name in (
+                ("matching", "lesion_matching"),
+                ("connectivity", "lesion_connectivity"),
+                ("dilation_iterations", "lesion_dilation"),
+                ("dilation_mm", "lesion_dilation_mm"),
+                ("min_voxels", "lesion_min_voxels"),
+                ("min_mm3", "lesion_min_mm3"),
+            )
+            if getattr(self, name) is not None
+        }
+        if "dilation_mm" in given:
+            given.setdefault("dilation_iterations", 0)
+        if "min_mm3" in given:
+            given.setdefault("min_voxels", 0)
+        given.update(unmatched_distance=self.lesion_unmatched_hd, empty_score=self.empty_score)
+        if self.lesion_preset.value == "none":
+            given["convention"] = self.convention
+        return LesionOptions.preset(self.lesion_preset, **given)
 
     def parsed_gates(self) -> list:
         """The gates as :class:`segeval.quality.gates.Gate` objects."""

@@ -35,6 +35,7 @@ class Panel(enum.StrEnum):
     LABELS = "Labels"
     PREDICTIONS = "Predictions"
     DISTANCE = "Distance metrics"
+    LESION = "Lesion-wise metrics"
     STATISTICS = "Statistics and gates"
     OUTPUT = "Output"
     PERFORMANCE = "Performance"
@@ -72,6 +73,28 @@ class DistanceEmpty(enum.StrEnum):
     WORST = "worst"
     NAN = "nan"
     INF = "inf"
+
+
+class LesionMatching(enum.StrEnum):
+    """How reference and predicted lesions are matched (``--lesion-matching``; docs/metrics.md, Lesion-wise)."""
+
+    OVERLAP = "overlap"
+    """Any overlap with the reference lesion's matching region (WMH, BraTS); many-to-many."""
+    IOU = "iou"
+    """IoU > 0.5: one-to-one by construction (panoptic quality)."""
+    ASSIGNMENT = "assignment"
+    """One-to-one assignment maximising the total IoU of overlapping pairs (Hungarian algorithm)."""
+
+
+class LesionPreset(enum.StrEnum):
+    """Published lesion-wise rules (``--lesion-preset``)."""
+
+    NONE = "none"
+    BRATS2023_GLI = "brats2023-gli"
+    BRATS2023_SSA = "brats2023-ssa"
+    BRATS2023_PED = "brats2023-ped"
+    BRATS2023_MEN = "brats2023-men"
+    BRATS2023_MET = "brats2023-met"
 
 
 # ----------------------------------------------------------------------------- value types
@@ -560,6 +583,73 @@ OPTIONS: tuple[Option, ...] = (
         "Distance when exactly one mask is empty: worst (the image diagonal), nan or inf. Both empty: always nan.",
         Panel.DISTANCE,
     ),
+    # lesion-wise metrics (computed when named in --metrics, 'lesion' for all, or in a gate)
+    Option(
+        "lesion_preset",
+        _choice(LesionPreset),
+        LesionPreset.NONE,
+        "Published lesion-wise rules: brats2023-gli, -ssa, -ped (3 dilations, lesions of <= 50 voxels ignored), "
+        "-men (1, 50), -met (1, 2); the lesion options below override it. Lesion metrics are computed when "
+        "named in --metrics ('lesion' for all) or a gate.",
+        Panel.LESION,
+    ),
+    Option(
+        "lesion_matching",
+        _choice(LesionMatching),
+        None,
+        "Lesion matching: overlap (any overlap, WMH/BraTS; the default), iou (IoU > 0.5, panoptic) or "
+        "assignment (one-to-one, maximum total IoU).",
+        Panel.LESION,
+    ),
+    Option(
+        "lesion_connectivity",
+        INT,
+        None,
+        "Lesion connectivity: 4 or 8 in 2-D, 6, 18 or 26 in 3-D. Default: 8 / 26.",
+        Panel.LESION,
+        check=_at_least_one,
+    ),
+    Option(
+        "lesion_dilation",
+        INT,
+        None,
+        "Dilate the reference by this many iterations of the 3x3(x3) cross-plus-edges element before "
+        "labelling, so nearby fragments count as one lesion (the mask itself is unchanged).",
+        Panel.LESION,
+        check=_non_negative,
+    ),
+    Option(
+        "lesion_dilation_mm",
+        FLOAT,
+        None,
+        "Dilate the reference by a ball of this radius in mm instead (not with --lesion-dilation).",
+        Panel.LESION,
+        check=_non_negative,
+    ),
+    Option(
+        "lesion_min_voxels",
+        INT,
+        None,
+        "Ignore reference lesions of at most this many voxels (predicted lesions of any size count).",
+        Panel.LESION,
+        check=_non_negative,
+    ),
+    Option(
+        "lesion_min_mm3",
+        FLOAT,
+        None,
+        "Ignore reference lesions of at most this volume in mm^3 (mm^2 in 2-D).",
+        Panel.LESION,
+        check=_non_negative,
+    ),
+    Option(
+        "lesion_unmatched_hd",
+        FLOAT,
+        374.0,
+        "HD95 and ASSD (mm) of a missed or false-positive lesion (BraTS 2023: 374, its image diagonal).",
+        Panel.LESION,
+        check=_non_negative,
+    ),
     # statistics and gates
     Option(
         "ci",
@@ -629,6 +719,45 @@ OPTIONS: tuple[Option, ...] = (
         "Append a Markdown summary to this file (e.g. $GITHUB_STEP_SUMMARY).",
         Panel.OUTPUT,
         config=False,
+    ),
+    Option(
+        "html",
+        PATH,
+        None,
+        "Write a self-contained HTML report here (a view of the --out folder; a temporary one without --out).",
+        Panel.OUTPUT,
+        frozenset({Command.SCORE, Command.ANALYZE}),
+        config=False,
+        in_file=False,
+    ),
+    Option(
+        "worst",
+        INT,
+        None,
+        "Draw overlay thumbnails of this many worst cases (and the failed ones) into --out/thumbnails/; "
+        "default 20 with --html, else none.",
+        Panel.OUTPUT,
+        config=False,
+        check=_non_negative,
+    ),
+    Option(
+        "worst_by",
+        TEXT,
+        None,
+        "Metric that ranks the worst cases, e.g. dice, hd95 or dice[liver]. Default: the first gate's metric, "
+        "else dice (the foreground mean).",
+        Panel.OUTPUT,
+        config=False,
+    ),
+    Option(
+        "images",
+        PATH,
+        None,
+        "Folder of images named like the cases: thumbnails draw the errors over the image instead of the "
+        "reference label map.",
+        Panel.OUTPUT,
+        config=False,
+        in_file=False,
     ),
     Option(
         "progress",
@@ -720,45 +849,6 @@ def merge(*layers: tuple[str, dict[str, object]]) -> tuple[dict[str, object], di
     sources: dict[str, str] = {}
     for source, values in layers:
         for group in EXCLUSIVE:
-    Option(
-        "html",
-        PATH,
-        None,
-        "Write a self-contained HTML report here (a view of the --out folder; a temporary one without --out).",
-        Panel.OUTPUT,
-        frozenset({Command.SCORE, Command.ANALYZE}),
-        config=False,
-        in_file=False,
-    ),
-    Option(
-        "worst",
-        INT,
-        None,
-        "Draw overlay thumbnails of this many worst cases (and the failed ones) into --out/thumbnails/; "
-        "default 20 with --html, else none.",
-        Panel.OUTPUT,
-        config=False,
-        check=_non_negative,
-    ),
-    Option(
-        "worst_by",
-        TEXT,
-        None,
-        "Metric that ranks the worst cases, e.g. dice, hd95 or dice[liver]. Default: the first gate's metric, "
-        "else dice (the foreground mean).",
-        Panel.OUTPUT,
-        config=False,
-    ),
-    Option(
-        "images",
-        PATH,
-        None,
-        "Folder of images named like the cases: thumbnails draw the errors over the image instead of the "
-        "reference label map.",
-        Panel.OUTPUT,
-        config=False,
-        in_file=False,
-    ),
             given = [BY_NAME[name].flag for name in group if values.get(name) is not None]
             if len(given) > 1:
                 raise UsageError(

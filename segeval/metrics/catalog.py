@@ -31,6 +31,9 @@ class Family(enum.StrEnum):
     """Pixel counts and volumes of the confusion matrix."""
     DISTANCE = "distance"
     """Surface distances; computed only when asked for (``--metrics`` or a gate)."""
+    LESION = "lesion"
+    """Connected components matched across sides (:mod:`segeval.metrics.lesion`); computed only when asked for
+    (``--metrics``, ``--metrics lesion`` or a gate)."""
 
 
 class Level(enum.StrEnum):
@@ -91,6 +94,8 @@ class Pooling(enum.StrEnum):
     """The sum of the per-case values (volumes in mm³ differ in voxel size between cases)."""
     NONE = "none"
     """No pooled value (distance metrics)."""
+    LESION = "lesion"
+    """Detection ratios from the lesion counts summed over cases; per-lesion scores averaged over every lesion."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,11 @@ class MetricSpec:
     def needs_distances(self) -> bool:
         """Whether the metric needs the surface-distance engine (computed only when asked for)."""
         return self.family is Family.DISTANCE
+
+    @property
+    def needs_lesions(self) -> bool:
+        """Whether the metric needs the lesion-wise engine (computed only when asked for)."""
+        return self.family is Family.LESION
 
 
 INF = math.inf
@@ -428,6 +438,115 @@ CATALOG: tuple[MetricSpec, ...] = (
     ),
 )
 
+_BRATS_REF = (
+    "Saluja et al. 2023, BraTS 2023 lesion-wise performance metrics, https://github.com/rachitsaluja/BraTS-2023-Metrics"
+)
+_PQ_REF = "Kirillov et al. 2019, Panoptic segmentation, doi:10.1109/CVPR.2019.00963"
+_WMH_REF = "Kuijf et al. 2019, Standardized assessment of automatic segmentation of white matter hyperintensities, doi:10.1109/TMI.2019.2905770"
+LESION_FAMILY = "lesion"
+"""``--metrics lesion`` asks for every lesion-wise metric."""
+
+
+def _lesion(name, direction, low_high, unit, formula, reference, *, aliases=(), pooling=Pooling.LESION) -> MetricSpec:
+    return MetricSpec(
+        name, Family.LESION, Level.CLASS, direction, low_high, unit, formula, reference, aliases, None, pooling
+    )
+
+
+_LESIONS = "lesions"
+CATALOG += (
+    _lesion("lesion_tp", NO_DIRECTION, (0, INF), _LESIONS, "reference lesions matched", _WMH_REF, pooling=Pooling.SUM),
+    _lesion(
+        "lesion_fp", NO_DIRECTION, (0, INF), _LESIONS, "predicted lesions matching none", _WMH_REF, pooling=Pooling.SUM
+    ),
+    _lesion("lesion_fn", NO_DIRECTION, (0, INF), _LESIONS, "reference lesions missed", _WMH_REF, pooling=Pooling.SUM),
+    _lesion(
+        "lesion_merged",
+        NO_DIRECTION,
+        (0, INF),
+        _LESIONS,
+        "predicted lesions overlapping 2 or more reference lesions",
+        _WMH_REF,
+        pooling=Pooling.SUM,
+    ),
+    _lesion(
+        "lesion_split",
+        NO_DIRECTION,
+        (0, INF),
+        _LESIONS,
+        "reference lesions overlapped by 2 or more predicted lesions",
+        _WMH_REF,
+        pooling=Pooling.SUM,
+    ),
+    _lesion(
+        "lesion_recall",
+        HIGHER,
+        (0, 1),
+        _UNIT_RATIO,
+        "TP / (TP + FN) over reference lesions",
+        _WMH_REF,
+        aliases=("lesion_sensitivity", "detection_recall"),
+    ),
+    _lesion(
+        "lesion_precision",
+        HIGHER,
+        (0, 1),
+        _UNIT_RATIO,
+        "TP_pred / (TP_pred + FP) over predicted lesions",
+        _WMH_REF,
+        aliases=("detection_precision",),
+    ),
+    _lesion(
+        "lesion_f1",
+        HIGHER,
+        (0, 1),
+        _UNIT_RATIO,
+        "2 P R / (P + R) of lesion precision and recall",
+        _WMH_REF,
+        aliases=("detection_f1",),
+    ),
+    _lesion("pq", HIGHER, (0, 1), _UNIT_RATIO, "SQ x RQ", _PQ_REF, aliases=("panoptic_quality",)),
+    _lesion(
+        "sq", HIGHER, (0, 1), _UNIT_RATIO, "mean IoU of the matched lesions", _PQ_REF, aliases=("segmentation_quality",)
+    ),
+    _lesion("rq", HIGHER, (0, 1), _UNIT_RATIO, "lesion F1", _PQ_REF, aliases=("recognition_quality",)),
+    _lesion(
+        "lesion_dice",
+        HIGHER,
+        (0, 1),
+        _UNIT_RATIO,
+        "mean Dice over reference lesions and false positives (unmatched: 0)",
+        _BRATS_REF,
+        aliases=("lesion_wise_dice",),
+    ),
+    _lesion(
+        "lesion_iou",
+        HIGHER,
+        (0, 1),
+        _UNIT_RATIO,
+        "mean IoU over reference lesions and false positives (unmatched: 0)",
+        _BRATS_REF,
+        aliases=("lesion_wise_iou",),
+    ),
+    _lesion(
+        "lesion_hd95",
+        LOWER,
+        (0, INF),
+        _UNIT_LENGTH,
+        "mean HD95 over reference lesions and false positives (unmatched: --lesion-unmatched-hd)",
+        _BRATS_REF,
+        aliases=("lesion_wise_hd95",),
+    ),
+    _lesion(
+        "lesion_assd",
+        LOWER,
+        (0, INF),
+        _UNIT_LENGTH,
+        "mean ASSD over reference lesions and false positives (unmatched: --lesion-unmatched-hd)",
+        _BRATS_REF,
+    ),
+)
+
 METRICS: Registry[MetricSpec] = Registry("metric")
 for _spec in CATALOG:
     METRICS.register(_spec.name, _spec, _spec.aliases)
@@ -483,7 +602,7 @@ def get_metric(name: str) -> MetricSpec:
 
 def counted_metrics(level: Level) -> list[MetricSpec]:
     """The metrics of ``level`` computed from counts (every non-distance metric), in catalog order."""
-    return [spec for spec in CATALOG if spec.level is level and not spec.needs_distances]
+    return [spec for spec in CATALOG if spec.level is level and spec.compute is not None]
 
 
 def catalog_rows() -> list[dict]:

@@ -18,7 +18,7 @@ Steps, in order:
 3. **Size limit.** Reference lesions of at most ``min_voxels`` voxels (or ``min_mm3`` mm³) are
    ignored: they count nowhere, and predicted lesions matched only to them are ignored as well
    (predicted lesions of any size count).
-4. **Matching** (:class:`Matching`): ``overlap`` — a reference lesion is detected by every predicted
+4. **Matching** (:class:`~segeval.options.LesionMatching`): ``overlap`` — a reference lesion is detected by every predicted
    lesion touching its matching region (WMH, BraTS); ``iou`` — pairs with IoU > 0.5, unique by
    construction (panoptic quality); ``assignment`` — the one-to-one assignment maximising the total
    IoU over overlapping pairs (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``).
@@ -53,29 +53,8 @@ from scipy.optimize import linear_sum_assignment
 from segeval.errors import UsageError
 from segeval.metrics.distance import average_symmetric_surface_distance, percentile_hausdorff_distance
 from segeval.metrics.surface import crop_pad, get_convention, padded_surface_distances, worst_distance_mm
+from segeval.options import LesionMatching, LesionPreset
 from segeval.status import Status
-
-
-class Matching(enum.StrEnum):
-    """How reference and predicted lesions are matched (``--lesion-matching``)."""
-
-    OVERLAP = "overlap"
-    """Any overlap with the reference lesion's matching region (WMH, BraTS); many-to-many."""
-    IOU = "iou"
-    """IoU > 0.5: one-to-one by construction (panoptic quality)."""
-    ASSIGNMENT = "assignment"
-    """One-to-one assignment maximising the total IoU of overlapping pairs (Hungarian algorithm)."""
-
-
-class LesionPreset(enum.StrEnum):
-    """Published lesion-wise rules (``--lesion-preset``)."""
-
-    NONE = "none"
-    BRATS2023_GLI = "brats2023-gli"
-    BRATS2023_SSA = "brats2023-ssa"
-    BRATS2023_PED = "brats2023-ped"
-    BRATS2023_MEN = "brats2023-men"
-    BRATS2023_MET = "brats2023-met"
 
 
 class Side(enum.StrEnum):
@@ -121,7 +100,7 @@ class LesionOptions:
 
     connectivity: int | None = None
     """Neighbourhood of a component: 4/8 in 2-D, 6/18/26 in 3-D; ``None``: the full one (8, 26)."""
-    matching: Matching = Matching.OVERLAP
+    matching: LesionMatching = LesionMatching.OVERLAP
     dilation_iterations: int = 0
     """Iterations of the ``generate_binary_structure(ndim, 2)`` dilation of the reference (BraTS)."""
     dilation_mm: float = 0.0
@@ -158,7 +137,7 @@ class LesionOptions:
         iterations, min_voxels = BRATS2023_PARAMETERS[preset]
         values = dict(
             connectivity=26,
-            matching=Matching.OVERLAP,
+            matching=LesionMatching.OVERLAP,
             dilation_iterations=iterations,
             min_voxels=min_voxels,
             both_empty_perfect=True,
@@ -218,8 +197,10 @@ class Geometry:
         """World coordinates (x, y, z) in mm of a continuous voxel index (z, y, x): origin + D · (index × spacing)."""
         ndim = len(self.spacing)
         scaled = (np.asarray(index_zyx, dtype=float) * np.asarray(self.spacing))[::-1]
-        direction = np.eye(ndim) if self.direction is None else np.asarray(self.direction).reshape(ndim, ndim)
-        origin = np.zeros(ndim) if self.origin is None else np.asarray(self.origin, dtype=float)[::-1]
+        known = self.direction is not None and len(self.direction) == ndim * ndim
+        direction = np.asarray(self.direction, dtype=float).reshape(ndim, ndim) if known else np.eye(ndim)
+        known = self.origin is not None and len(self.origin) == ndim
+        origin = np.asarray(self.origin, dtype=float)[::-1] if known else np.zeros(ndim)
         return tuple(float(v) for v in origin + direction @ scaled)
 
 
@@ -387,10 +368,10 @@ def lesion_metrics(
         return i / (int(ref.voxels[r]) + int(prd.voxels[p]) - i)
 
     matches: dict[int, list[int]] = {r: [] for r in range(1, ref.count + 1)}
-    if options.matching is Matching.OVERLAP:
+    if options.matching is LesionMatching.OVERLAP:
         for r in matches:
             matches[r] = sorted(touched[r])
-    elif options.matching is Matching.IOU:
+    elif options.matching is LesionMatching.IOU:
         for r in matches:
             matches[r] = [p for p in inter[r] if iou_of(r, p) > 0.5]
     else:
@@ -489,20 +470,30 @@ def _case_values(
     }
     n_ref, n_pred = tp + fn, tp_pred + fp
     if not n_ref and not n_pred:
-        ratio = 1.0 if options.both_empty_perfect else options.empty_score
-        distance = 0.0 if options.both_empty_perfect else math.nan
-        names = ("lesion_recall", "lesion_precision", "lesion_f1", "pq", "sq", "rq", "lesion_dice", "lesion_iou")
-        return (
-            counts
-            | {name: (ratio, Status.BOTH_EMPTY) for name in names}
-            | {name: (distance, Status.BOTH_EMPTY) for name in ("lesion_hd95", "lesion_assd")}
-        )
+        return counts | both_empty_values(options)
     status = Status.OK if n_ref and n_pred else (Status.REF_EMPTY if not n_ref else Status.PRED_EMPTY)
     values = pooled_detection(tp, fn, fp, tp_pred, sum(detected_iou))
     out = counts | {name: (value, status) for name, value in values.items()}
     for name in ("dice", "iou", "hd95", "assd"):
         out[f"lesion_{name}"] = (float(np.mean([getattr(s, name) for s in scored])), status)
     return out
+
+
+def both_empty_values(options: LesionOptions) -> dict[str, tuple[float, Status]]:
+    """The ratio and distance metrics of a case and class without any lesion that counts, on either side:
+    1 and 0 with ``both_empty_perfect`` (BraTS), else ``empty_score`` and NaN; status ``both_empty``."""
+    ratio = 1.0 if options.both_empty_perfect else options.empty_score
+    distance = 0.0 if options.both_empty_perfect else math.nan
+    names = ("lesion_recall", "lesion_precision", "lesion_f1", "pq", "sq", "rq", "lesion_dice", "lesion_iou")
+    return {name: (ratio, Status.BOTH_EMPTY) for name in names} | {
+        name: (distance, Status.BOTH_EMPTY) for name in ("lesion_hd95", "lesion_assd")
+    }
+
+
+def empty_result(options: LesionOptions) -> LesionResult:
+    """The result of a class absent from both masks of a case: no lesion, every count 0."""
+    zero = {name: (0.0, Status.OK) for name in ("lesion_tp", "lesion_fp", "lesion_fn", "lesion_merged", "lesion_split")}
+    return LesionResult((), 0, 0, 0, 0, 0, 0, zero | both_empty_values(options))
 
 
 def pooled_detection(tp: float, fn: float, fp: float, tp_pred: float, iou_sum: float) -> dict[str, float]:

@@ -112,6 +112,60 @@ def _case_level_block(case_names: np.ndarray, metrics: list[str], values, status
     )
 
 
+LESION_COLUMNS = [
+    "case",
+    "class",
+    "class_name",
+    "side",
+    "lesion_id",
+    "volume_voxels",
+    "volume_mm3",
+    "centroid_index_zyx",
+    "centroid_mm_xyz",
+    "matched_id",
+    "overlapping",
+    "dice",
+    "iou",
+    "hd95",
+    "assd",
+    "status",
+]
+
+
+def lesion_table(records: list[CaseRecord], units: list[int | str], class_names: list[str]) -> pd.DataFrame | None:
+    """``lesions.csv``: one row per lesion of every scored case and class (reference lesions, then predicted ones),
+    or ``None`` when no lesion metric was computed. Centroids and matched ids are space-separated numbers."""
+    scored = [r for r in records if r.scored and r.lesions]
+    if not scored:
+        return None
+    rows = []
+    for record in scored:
+        for unit, name in zip(units, class_names):
+            result = record.lesions.get(unit)
+            for lesion in result.lesions if result is not None else ():
+                rows.append(
+                    (
+                        record.case,
+                        str(unit),
+                        name,
+                        lesion.side.value,
+                        lesion.id,
+                        lesion.voxels,
+                        lesion.volume_mm3,
+                        " ".join(f"{v:.6g}" for v in lesion.centroid_index_zyx),
+                        " ".join(f"{v:.6g}" for v in lesion.centroid_mm_xyz),
+                        " ".join(map(str, lesion.matched)),
+                        lesion.overlapping,
+                        lesion.dice,
+                        lesion.iou,
+                        lesion.hd95,
+                        lesion.assd,
+                        lesion.status.value,
+                    )
+                )
+    return pd.DataFrame(rows, columns=LESION_COLUMNS)
+
+
 def column_statistics(values: np.ndarray) -> dict[str, np.ndarray]:
     """Statistics over axis 0 (cases) of ``values``, ignoring NaN; quantiles interpolate linearly."""
     valid = ~np.isnan(values)

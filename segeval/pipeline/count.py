@@ -65,6 +65,7 @@ def count_batch(
         except Exception as exc:
             record = record.failed(exc)
         records[record.case] = record
+    lesion_names = config.lesion_metrics()
     histograms = joint_histograms([pred for *_, pred, _ in ready], [gt for *_, gt in ready])
     for (record, item, raw, decoded, pred, gt), counts in zip(ready, histograms):
         try:
@@ -75,6 +76,8 @@ def count_batch(
                 record = replace(
                     record, distances=case_distances(record, pred, gt, config, distance_names, distance_options)
                 )
+            if lesion_names:
+                record = replace(record, lesions=case_lesions(record, item, pred, gt, config, lesion_names))
         except Exception as exc:
             record = record.failed(exc)
         records[record.case] = record
@@ -223,6 +226,23 @@ def normalised_label_maps(
         if ignored.any():
             pred_np, gt_np = np.where(ignored, BACKGROUND, pred_np), np.where(ignored, BACKGROUND, gt_np)
     return pred_np, gt_np
+
+
+def case_lesions(
+    record: CaseRecord, item: LoadedCase, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig, names: list[str]
+) -> dict[int | None, object]:
+    """Lesion-wise results (:func:`segeval.metrics.lesion.lesion_metrics`) of every label present in the case
+    (background only with ``include_background``), each keeping the case values of ``names`` only; under the key
+    ``None``, the result of a label absent from both masks (:func:`segeval.metrics.lesion.empty_result`)."""
+    from segeval.metrics.lesion import Geometry, empty_result, lesion_metrics
+
+    pred_np, gt_np = normalised_label_maps(pred, gt, record, config)
+    options = config.lesion_options()
+    geometry = Geometry(record.spacing_mm, item.gt.origin_mm, item.gt.direction)
+    results = {None: empty_result(options)}
+    for label in (int(v) for v in record.counts.values if config.include_background or v != BACKGROUND):
+        results[label] = lesion_metrics(pred_np == label, gt_np == label, geometry, options)
+    return {key: replace(result, values={n: result.values[n] for n in names}) for key, result in results.items()}
 
 
 def case_distances(

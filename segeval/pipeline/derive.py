@@ -75,6 +75,9 @@ def derive(
     if regions:
         _add_regions(per_class, pooled_class, cms, labels, regions, empty_score, per_cases.voxel_volume)
     per_class.update(distance_arrays(scored, [*labels, *(region.name for region in regions)], distance_names))
+    lesion_values, lesion_pooled = lesion_arrays(scored, labels)
+    per_class.update(lesion_values)
+    pooled_class.update(lesion_pooled)
     per_case, pooled_case = {}, {}
     for spec in counted_metrics(Level.CASE):
         per_case[spec.name] = _named(spec.compute(counts, per_cases))
@@ -136,6 +139,54 @@ def distance_arrays(scored: list[CaseRecord], labels: list[int | str], names: li
                     status[i, j] = Status.NOT_COMPUTED.value
         arrays[name] = (values, status)
     return arrays
+
+
+def lesion_arrays(scored: list[CaseRecord], units: list[int | str]) -> tuple[MetricArrays, dict[str, np.ndarray]]:
+    """Lesion-wise metrics of the scored cases as (cases, classes) arrays, and their pooled values.
+
+    A class absent from both masks of a case takes the case's both-empty result; the background, when it was not
+    computed (``include_background`` off), is NaN with status ``not_computed``. Pooled: counts summed;
+    detection ratios, SQ and PQ from the summed counts
+    (:func:`segeval.metrics.lesion.pooled_detection`); per-lesion scores averaged over every scored lesion of
+    every case.
+    """
+    from segeval.metrics.lesion import LesionStatus, Side, pooled_detection
+
+    names = list(next((r.lesions[None].values for r in scored if r.lesions), {}))
+    if not names:
+        return {}, {}
+    results = [[r.lesions.get(unit, r.lesions[None]) for unit in units] for r in scored]
+    skipped = np.array(
+        [[unit not in r.lesions and unit in set(r.counts.values.tolist()) for unit in units] for r in scored]
+    ).reshape(len(scored), len(units))
+    arrays: MetricArrays = {}
+    for name in names:
+        values = np.array([[res.values[name][0] for res in row] for row in results], dtype=float)
+        status = np.array([[str(res.values[name][1]) for res in row] for row in results], dtype=object)
+        values, status = values.reshape(skipped.shape), status.reshape(skipped.shape)
+        values[skipped], status[skipped] = np.nan, Status.NOT_COMPUTED.value
+        arrays[name] = (values, status)
+    pooled: dict[str, np.ndarray] = {}
+    for j in range(len(units)):
+        column = [row[j] for row, skip in zip(results, skipped) if not skip[j]]
+        sums = {key: sum(getattr(res, key) for res in column) for key in ("tp", "fn", "fp", "tp_pred")}
+        rows = [lesion for res in column for lesion in res.lesions]
+        matched = [x for x in rows if x.side is Side.REFERENCE and x.status is LesionStatus.MATCHED]
+        unmatched = {(Side.REFERENCE, LesionStatus.MISSED), (Side.PREDICTION, LesionStatus.FALSE_POSITIVE)}
+        scored_rows = matched + [x for x in rows if (x.side, x.status) in unmatched]
+        values = pooled_detection(sums["tp"], sums["fn"], sums["fp"], sums["tp_pred"], sum(x.iou for x in matched))
+        for key in ("dice", "iou", "hd95", "assd"):
+            values[f"lesion_{key}"] = float(np.mean([getattr(x, key) for x in scored_rows])) if scored_rows else np.nan
+        if not scored_rows:  # no lesion that counts in any case: the both-empty values
+            empty = scored[0].lesions[None].values
+            values = {name: empty[name][0] for name in values if name in empty}
+        for name in names:
+            if name in values:
+                pooled.setdefault(name, np.full(len(units), np.nan))[j] = values[name]
+    for name in names:
+        if name not in pooled:  # the counts: summed
+            pooled[name] = arrays[name][0].sum(axis=0)
+    return arrays, pooled
 
 
 _STATUS_NAMES = np.array([status.value for status in STATUS_CODES], dtype=object)

@@ -71,6 +71,9 @@ class CaseRecord:
     counts: RawCounts | None = None
     distances: dict[int, dict[str, tuple[float, Status]]] | None = None
     """Distance metrics per label: ``{label: {metric: (value, status)}}``, when asked for."""
+    lesions: dict[int | str, object] | None = None
+    """Lesion-wise results per label (:class:`segeval.metrics.lesion.LesionResult`: small rows, no arrays), when
+    asked for."""
     thumbnail: Thumbnail | None = None
     """The case's overlay picture, when the run draws them (``--html``, ``--worst``): PNG bytes, no arrays."""
 
@@ -80,7 +83,7 @@ class CaseRecord:
             message = str(error) + (f"; {error.hint}" if error.hint else "")
         else:
             message = f"internal error: {type(error).__name__}: {error}"
-        return replace(self, status=Status.FAILED, error=message, counts=None, distances=None)
+        return replace(self, status=Status.FAILED, error=message, counts=None, distances=None, lesions=None)
 
     @property
     def scored(self) -> bool:

@@ -129,6 +129,14 @@ class ScoreResult:
             length, volume = "mixed", "mixed"
         return {"distance": length, "volume": volume}
 
+    @property
+    def lesions(self) -> pd.DataFrame | None:
+        """``lesions.csv``: one row per lesion (:func:`segeval.pipeline.aggregate.lesion_table`), or ``None`` when
+        no lesion-wise metric was computed."""
+        from segeval.pipeline.aggregate import lesion_table
+
+        return lesion_table(self.cases, self.labels, self.class_names)
+
     def to_dict(self) -> dict:
         """The content of ``summary.json`` as plain JSON values (NaN as ``None``, paths as text), so that
         ``json.dumps(result.to_dict())`` works; see :mod:`segeval.report.schema`."""
@@ -146,5 +154,5 @@ class ScoreResult:
         folder = None
         if self.thumbnails is not None:
             folder = write_thumbnails(prepare_out_dir(Path(out)), self.thumbnails)
-        paths = write_report(out, self.per_case, self.summary, self.to_dict())
+        paths = write_report(out, self.per_case, self.summary, self.to_dict(), lesions=self.lesions)
         return paths if folder is None else {**paths, "thumbnails": folder}

@@ -166,15 +166,26 @@ def _write_staged(path: Path, write: Callable[[IO[str]], None]) -> None:
 
 
 def write_report(
-    out: str | Path, per_case: pd.DataFrame, summary: pd.DataFrame, document: dict, *, prefix: str = ""
+    out: str | Path,
+    per_case: pd.DataFrame,
+    summary: pd.DataFrame,
+    document: dict,
+    *,
+    prefix: str = "",
+    lesions: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """Write a report folder: ``{prefix}per_case.csv``, ``{prefix}summary.csv`` and a JSON document, as one set.
+    """Write a report folder: ``{prefix}per_case.csv``, ``{prefix}summary.csv`` (and ``{prefix}lesions.csv`` when
+    ``lesions`` is given) and a JSON document, as one set.
 
     The JSON file is ``summary.json`` (``{prefix}.json`` with a prefix, e.g. ``anatomy.json``); see
-    :func:`write_report_set`. Returns the paths under the keys ``per_case``, ``summary``, ``json``.
+    :func:`write_report_set`. Returns the paths under the keys ``per_case``, ``summary``, (``lesions``,) ``json``.
     """
     lead = f"{prefix}_" if prefix else ""
     names = {"per_case": f"{lead}per_case.csv", "summary": f"{lead}summary.csv"}
+    tables = {names["per_case"]: per_case, names["summary"]: summary}
+    if lesions is not None:
+        names["lesions"] = f"{lead}lesions.csv"
+        tables[names["lesions"]] = lesions
     json_name = f"{prefix}.json" if prefix else "summary.json"
-    paths = write_report_set(out, {names["per_case"]: per_case, names["summary"]: summary}, json_name, document)
+    paths = write_report_set(out, tables, json_name, document)
     return {key: paths[name] for key, name in [*names.items(), ("json", json_name)]}

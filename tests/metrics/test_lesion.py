@@ -17,10 +17,10 @@ from segeval.metrics.lesion import (
     LesionOptions,
     LesionPreset,
     LesionStatus,
-    Matching,
     Side,
     lesion_metrics,
 )
+from segeval.options import LesionMatching
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # surface-distance 0.1's SciPy imports
 
@@ -43,7 +43,7 @@ def test_matches_panoptica(name, matching):
     case = FIXTURES[name]
     expected = case["panoptica"][matching]
     gt, pred = boxes(case["shape"], case["gt"]), boxes(case["shape"], case["pred"])
-    options = LesionOptions(matching=Matching(matching), convention="medpy")
+    options = LesionOptions(matching=LesionMatching(matching), convention="medpy")
     result = lesion_metrics(pred, gt, case["spacing"], options)
     assert (result.tp, result.fp, result.fn) == (expected["tp"], expected["fp"], expected["fn"])
     for ours, theirs in (
@@ -181,7 +181,7 @@ def test_matching_rules_differ_as_documented():
     gt[0, 0:4] = True
     pred = np.zeros((1, 10), bool)
     pred[0, 0:2] = True  # IoU 2/4 = 0.5
-    expected = {Matching.OVERLAP: (1, 0, 0), Matching.IOU: (0, 1, 1), Matching.ASSIGNMENT: (1, 0, 0)}
+    expected = {LesionMatching.OVERLAP: (1, 0, 0), LesionMatching.IOU: (0, 1, 1), LesionMatching.ASSIGNMENT: (1, 0, 0)}
     for matching, counts in expected.items():
         result = lesion_metrics(pred, gt, (1.0, 1.0), LesionOptions(matching=matching))
         assert (result.tp, result.fn, result.fp) == counts, matching

@@ -150,3 +150,15 @@ def test_bad_lesion_options_are_one_line_errors(args, message):
     )
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_region_is_scored_from_its_union_masks(two_cases):
+    folder, arrays = two_cases
+    result = segeval.score(folder / "preds", folder / "gts", metrics=["lesion_f1", "lesion_tp"], regions=["any=1,2"])
+    for case, (pred, gt) in arrays.items():
+        expected = lesion_metrics(pred > 0, gt > 0, (1.5, 1.0, 1.0)).values
+        assert _value(result, case, "any", "lesion_tp")[0] == expected["lesion_tp"][0]
+        assert _value(result, case, "any", "lesion_f1")[0] == pytest.approx(expected["lesion_f1"][0])
+    assert "any" in set(result.lesions["class"])
+    gate = segeval.score(folder / "preds", folder / "gts", regions=["any=1,2"], gates=["lesion_f1[any]>=0"])
+    assert gate.gates[0].passed

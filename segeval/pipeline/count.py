@@ -232,7 +232,8 @@ def case_lesions(
     record: CaseRecord, item: LoadedCase, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig, names: list[str]
 ) -> dict[int | None, object]:
     """Lesion-wise results (:func:`segeval.metrics.lesion.lesion_metrics`) of every label present in the case
-    (background only with ``include_background``), each keeping the case values of ``names`` only; under the key
+    (background only with ``include_background``) and of every label region (by name, from its union masks), each
+    keeping the case values of ``names`` only; under the key
     ``None``, the result of a label absent from both masks (:func:`segeval.metrics.lesion.empty_result`)."""
     from segeval.metrics.lesion import Geometry, empty_result, lesion_metrics
 
@@ -242,6 +243,10 @@ def case_lesions(
     results = {None: empty_result(options)}
     for label in (int(v) for v in record.counts.values if config.include_background or v != BACKGROUND):
         results[label] = lesion_metrics(pred_np == label, gt_np == label, geometry, options)
+    for region in config.region_definitions():
+        pred_mask, gt_mask = np.isin(pred_np, region.labels), np.isin(gt_np, region.labels)
+        if pred_mask.any() or gt_mask.any():
+            results[region.name] = lesion_metrics(pred_mask, gt_mask, geometry, options)
     return {key: replace(result, values={n: result.values[n] for n in names}) for key, result in results.items()}
 
 

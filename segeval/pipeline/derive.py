@@ -75,7 +75,7 @@ def derive(
     if regions:
         _add_regions(per_class, pooled_class, cms, labels, regions, empty_score, per_cases.voxel_volume)
     per_class.update(distance_arrays(scored, [*labels, *(region.name for region in regions)], distance_names))
-    lesion_values, lesion_pooled = lesion_arrays(scored, labels)
+    lesion_values, lesion_pooled = lesion_arrays(scored, [*labels, *(region.name for region in regions)])
     per_class.update(lesion_values)
     pooled_class.update(lesion_pooled)
     per_case, pooled_case = {}, {}

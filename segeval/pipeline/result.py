@@ -135,7 +135,8 @@ class ScoreResult:
         no lesion-wise metric was computed."""
         from segeval.pipeline.aggregate import lesion_table
 
-        return lesion_table(self.cases, self.labels, self.class_names)
+        names = [region.name for region in self.regions]
+        return lesion_table(self.cases, [*self.labels, *names], [*self.class_names, *names])
 
     def to_dict(self) -> dict:
         """The content of ``summary.json`` as plain JSON values (NaN as ``None``, paths as text), so that

@@ -111,6 +111,8 @@ def score(
         include_background=config.include_background,
         empty_score=config.empty_score,
         distance_names=list(plan.distance_names),
+        regions=config.region_definitions(),
+        requested=config.counted_metrics(),
     )
     per_case = per_case_table(records, labels, class_names, derived)
     summary = summary_table(labels, class_names, derived, config.ci)
@@ -118,7 +120,6 @@ def score(
     n_scored = max(1, sum(r.scored for r in records))
     result = ScoreResult(
         per_case=per_case,
-        regions=config.region_definitions(),
         summary=summary,
         dataset=derived.pooled_case,
         labels=labels,
@@ -141,8 +142,8 @@ def score(
         device=devices,
         stray_labels=findings.stray,
         warnings=findings.warnings,
-    )
         thumbnails=None if keeper is None else keeper.result(),
+    )
     return check(
         result,
         gates=config.parsed_gates(),

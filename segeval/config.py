@@ -87,16 +87,24 @@ class _ScoreConfigMethods:
         """The :class:`segeval.regions.Region` of the run: ``regions``, then the regions of ``dataset_json``."""
         return self._regions
 
+    def counted_metrics(self) -> tuple:
+        """The opt-in metrics of the confusion matrices to compute, in order: named in ``metrics`` (or their family,
+        ``cm``) or a gate (:func:`segeval.metrics.catalog.expand_metrics`)."""
+        from segeval.metrics.catalog import expand_metrics
+
+        names = list(self.metrics or ()) + [gate.metric for gate in self.parsed_gates() if gate.is_metric]
+        return tuple(spec for spec in expand_metrics(names) if spec.opt_in and spec.compute is not None)
+
     def distance_metrics(self) -> list[str]:
         """Distance metrics to compute, in order: from ``metrics``, ``hd_percentile`` and the gates."""
-        from segeval.metrics.catalog import LESION_FAMILY, resolve_metric
+        from segeval.metrics.catalog import LESION_FAMILY, expand_metrics, resolve_metric
         from segeval.registry import normalise_name
 
         names = list(self.metrics or ())
         if self.hd_percentile is not None:
             names.append(f"hd{self.hd_percentile:g}")
         names = [name for name in names if normalise_name(name) != LESION_FAMILY]  # lesion_metrics() takes it
-        specs = [resolve_metric(name) for name in names]  # an unknown name is a did-you-mean error here
+        specs = expand_metrics(names)  # a metric or a family (cm, distance); an unknown name is a did-you-mean error
         specs += [resolve_metric(gate.metric) for gate in self.parsed_gates() if gate.is_metric]
         wanted: list[str] = []
         for spec in specs:
@@ -120,12 +128,12 @@ class _ScoreConfigMethods:
 
     def lesion_metrics(self) -> list[str]:
         """Lesion-wise metrics to compute, in catalog order: named in ``metrics`` (``lesion``: all of them) or a gate."""
-        from segeval.metrics.catalog import CATALOG, LESION_FAMILY, resolve_metric
+        from segeval.metrics.catalog import CATALOG, LESION_FAMILY, expand_metrics, resolve_metric
         from segeval.registry import normalise_name
 
         named = [name for name in self.metrics or () if normalise_name(name) != LESION_FAMILY]
         every = len(named) < len(self.metrics or ())
-        wanted = {resolve_metric(name).name for name in named}
+        wanted = {spec.name for spec in expand_metrics(named)}  # a metric or a family (cm, distance)
         wanted |= {resolve_metric(gate.metric).name for gate in self.parsed_gates() if gate.is_metric}
         return [spec.name for spec in CATALOG if spec.needs_lesions and (every or spec.name in wanted)]
 

@@ -39,7 +39,19 @@ def test_list_metrics_all_and_by_family():
     everything = list_metrics()
     assert everything[:3] == ["dice", "iou", "precision"]
     assert "boundary_iou" in everything and "tp" in everything
-    distance = ["hd", "hdNN", "hd_percentile", "assd", "msd_pred_to_gt", "msd_gt_to_pred", "nsd", "boundary_iou"]
+    distance = [
+        "hd",
+        "hdNN",
+        "hd_percentile",
+        "assd",
+        "msd_pred_to_gt",
+        "msd_gt_to_pred",
+        "masd",
+        "hd_pred_to_gt",
+        "hd_gt_to_pred",
+        "nsd",
+        "boundary_iou",
+    ]
     assert list_metrics("distance") == distance
     assert list_metrics("count") == ["tp", "fp", "fn", "tn", "ref_volume", "pred_volume"]
     assert set(everything) >= set(distance)

@@ -34,6 +34,13 @@ class Family(enum.StrEnum):
     LESION = "lesion"
     """Connected components matched across sides (:mod:`segeval.metrics.lesion`); computed only when asked for
     (``--metrics``, ``--metrics lesion`` or a gate)."""
+    CM = "cm"
+    """More of the confusion matrix (MCC, kappa, F-beta, error rates, clustering indices, class averages);
+    computed only when asked for (``--metrics``, ``--metrics cm`` or a gate)."""
+
+
+DEFAULT_FAMILIES = frozenset({Family.OVERLAP, Family.COUNT})
+"""Families computed in every run; the others only when named in ``--metrics`` (a metric or its family) or a gate."""
 
 
 class Level(enum.StrEnum):
@@ -108,6 +115,9 @@ class Derivation:
     """Classes averaged by class means (bool, shape (C,))."""
     voxel_volume: np.ndarray
     """Volume of one voxel of each case, shape (cases, 1) (1 for a pooled matrix)."""
+    ref_empty_nan: bool = False
+    """NaN for Dice, IoU, volume similarity, F-beta and precision wherever the reference is empty
+    (``--empty-policy monai``: MONAI's ``ignore_empty=True``)."""
 
 
 Compute = Callable[[overlap.ClassCounts, Derivation], overlap.Values]
@@ -136,6 +146,8 @@ class MetricSpec:
     in_table: bool = False
     """Shown in the terminal's per-class table by default (distance metrics: when computed)."""
     parameter: float | None = None
+    empty: str = ""
+    """The value on empty masks (both empty, one side empty, no negative pixel), as ``segeval metrics`` shows it."""
 
     @property
     def needs_distances(self) -> bool:
@@ -146,6 +158,11 @@ class MetricSpec:
     def needs_lesions(self) -> bool:
         """Whether the metric needs the lesion-wise engine (computed only when asked for)."""
         return self.family is Family.LESION
+
+    @property
+    def opt_in(self) -> bool:
+        """Computed only when asked for (its family is not one of :data:`DEFAULT_FAMILIES`)."""
+        return self.family not in DEFAULT_FAMILIES
 
 
 INF = math.inf
@@ -158,6 +175,17 @@ _HD_REF = "Huttenlocher et al. 1993, Comparing images using the Hausdorff distan
 _NSD_REF = "Nikolov et al. 2021, Clinically applicable segmentation of head and neck anatomy, doi:10.2196/26151"
 _BIOU_REF = "Cheng et al. 2021, Boundary IoU: improving object-centric image segmentation evaluation, doi:10.1109/CVPR46437.2021.01508"
 _UNIT_RATIO, _UNIT_PIXELS, _UNIT_VOLUME, _UNIT_LENGTH = "1", "px", "mm^d or px", "mm or px"
+_COHEN_REF = "Cohen 1960, A coefficient of agreement for nominal scales, doi:10.1177/001316446002000104"
+_POWERS_REF = "Powers 2011, Evaluation: from precision, recall and F-measure to ROC, informedness, markedness and correlation, arXiv:2010.16061"
+_HEIMANN_REF = "Heimann et al. 2009, Comparison and evaluation of methods for liver segmentation from CT datasets, doi:10.1109/TMI.2009.2013851"
+_MEILA_REF = "Meila 2007, Comparing clusterings: an information based distance, doi:10.1016/j.jmva.2006.11.013"
+_MASD_REF = "Benes & Zitova 2015, Performance evaluation of image segmentation algorithms on microscopic image data, doi:10.1111/jmi.12186"
+_UNIT_NATS = "nat"
+_OVERLAP_EMPTY = "both empty: --empty-score (nan); one side empty: 0"
+_NO_PIXEL = "no valid pixel: nan"
+_DISTANCE_EMPTY = "both empty: nan (--empty-policy); one empty: --distance-empty (image diagonal)"
+_BOUNDED_EMPTY = "both empty: nan (--empty-policy); one empty: 0 (nan with --distance-empty nan)"
+_CHANCE_EMPTY = "class absent from both or filling both: --empty-score (nan)"
 
 
 def _class(
@@ -173,19 +201,52 @@ def _class(
     aliases=(),
     pooling=Pooling.CONFUSION,
     in_table=False,
+    empty="",
 ) -> MetricSpec:
     return MetricSpec(
-        name, family, Level.CLASS, direction, low_high, unit, formula, reference, aliases, compute, pooling, in_table
+        name,
+        family,
+        Level.CLASS,
+        direction,
+        low_high,
+        unit,
+        formula,
+        reference,
+        aliases,
+        compute,
+        pooling,
+        in_table,
+        empty=empty,
     )
 
 
-def _case(name, formula, compute, *, aliases=()) -> MetricSpec:
+def _case(name, formula, compute, *, aliases=(), empty=_NO_PIXEL) -> MetricSpec:
     return MetricSpec(
-        name, Family.OVERLAP, Level.CASE, HIGHER, (0, 1), _UNIT_RATIO, formula, _FCN_REF, aliases, compute
+        name, Family.OVERLAP, Level.CASE, HIGHER, (0, 1), _UNIT_RATIO, formula, _FCN_REF, aliases, compute, empty=empty
     )
 
 
-def _distance(name, direction, low_high, unit, formula, reference, *, aliases=()) -> MetricSpec:
+def _cm(
+    name,
+    level,
+    direction,
+    low_high,
+    formula,
+    reference,
+    compute,
+    *,
+    empty,
+    aliases=(),
+    unit=_UNIT_RATIO,
+    pooling=Pooling.CONFUSION,
+):
+    """An entry of the confusion-matrix family (computed only when asked for)."""
+    return MetricSpec(
+        name, Family.CM, level, direction, low_high, unit, formula, reference, aliases, compute, pooling, empty=empty
+    )
+
+
+def _distance(name, direction, low_high, unit, formula, reference, *, aliases=(), empty=_DISTANCE_EMPTY) -> MetricSpec:
     return MetricSpec(
         name,
         Family.DISTANCE,
@@ -199,6 +260,7 @@ def _distance(name, direction, low_high, unit, formula, reference, *, aliases=()
         None,
         Pooling.NONE,
         True,
+        empty=empty,
     )
 
 
@@ -211,9 +273,10 @@ CATALOG: tuple[MetricSpec, ...] = (
         _UNIT_RATIO,
         "2TP / (2TP + FP + FN)",
         _DICE_REF,
-        lambda c, d: overlap.dice(c, d.empty_score),
+        lambda c, d: overlap.dice(c, d.empty_score, d.ref_empty_nan),
         aliases=("dsc", "f1", "dice_coefficient"),
         in_table=True,
+        empty=_OVERLAP_EMPTY,
     ),
     _class(
         "iou",
@@ -223,9 +286,10 @@ CATALOG: tuple[MetricSpec, ...] = (
         _UNIT_RATIO,
         "TP / (TP + FP + FN)",
         _JACCARD_REF,
-        lambda c, d: overlap.iou(c, d.empty_score),
+        lambda c, d: overlap.iou(c, d.empty_score, d.ref_empty_nan),
         aliases=("jaccard",),
         in_table=True,
+        empty=_OVERLAP_EMPTY,
     ),
     _class(
         "precision",
@@ -235,9 +299,10 @@ CATALOG: tuple[MetricSpec, ...] = (
         _UNIT_RATIO,
         "TP / (TP + FP)",
         _TAHA_REF,
-        lambda c, d: overlap.precision(c, d.empty_score),
+        lambda c, d: overlap.precision(c, d.empty_score, d.ref_empty_nan),
         aliases=("ppv",),
         in_table=True,
+        empty="both empty: --empty-score (nan); no prediction: nan; no reference: 0",
     ),
     _class(
         "recall",
@@ -250,6 +315,7 @@ CATALOG: tuple[MetricSpec, ...] = (
         lambda c, d: overlap.recall(c, d.empty_score),
         aliases=("sensitivity", "tpr"),
         in_table=True,
+        empty="both empty: --empty-score (nan); no reference: nan; no prediction: 0",
     ),
     _class(
         "specificity",
@@ -262,6 +328,7 @@ CATALOG: tuple[MetricSpec, ...] = (
         lambda c, d: overlap.specificity(c),
         aliases=("tnr",),
         in_table=True,
+        empty="class fills the reference: nan",
     ),
     _class(
         "volume_similarity",
@@ -271,8 +338,9 @@ CATALOG: tuple[MetricSpec, ...] = (
         _UNIT_RATIO,
         "1 - |FN - FP| / (2TP + FP + FN)",
         _TAHA_REF,
-        lambda c, d: overlap.volume_similarity(c, d.empty_score),
+        lambda c, d: overlap.volume_similarity(c, d.empty_score, d.ref_empty_nan),
         aliases=("vs",),
+        empty=_OVERLAP_EMPTY,
     ),
     _class(
         "tp",
@@ -344,6 +412,7 @@ CATALOG: tuple[MetricSpec, ...] = (
         "mean over classes with t_i > 0 of n_ii / t_i",
         lambda c, d: overlap.mean_pixel_accuracy(c),
         aliases=("mpa", "mean_accuracy"),
+        empty="no valid pixel or no class in the reference: nan",
     ),
     _case(
         "miou",
@@ -364,6 +433,231 @@ CATALOG: tuple[MetricSpec, ...] = (
             lambda c, d: overlap.mean_dice(c, d.foreground, d.empty_score),
         ),
         reference=_DICE_REF,
+    ),
+    _cm(
+        "mcc",
+        Level.CLASS,
+        HIGHER,
+        (-1, 1),
+        "(TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))",
+        "Matthews 1975, Comparison of the predicted and observed secondary structure of T4 phage lysozyme, "
+        "doi:10.1016/0005-2795(75)90109-9",
+        lambda c, d: overlap.matthews_correlation(c, d.empty_score),
+        aliases=("matthews_correlation", "matthews_corrcoef", "phi"),
+        empty=_CHANCE_EMPTY + "; one side constant: 0",
+    ),
+    _cm(
+        "kappa",
+        Level.CLASS,
+        HIGHER,
+        (-1, 1),
+        "2(TP TN - FN FP) / ((TP+FP)(FP+TN) + (TP+FN)(FN+TN)), the class against the rest",
+        _COHEN_REF,
+        lambda c, d: overlap.cohen_kappa(c, d.empty_score),
+        aliases=("cohen_kappa", "cohens_kappa"),
+        empty="chance agreement 1 (" + _CHANCE_EMPTY + ")",
+    ),
+    _cm(
+        "balanced_accuracy",
+        Level.CLASS,
+        HIGHER,
+        (0, 1),
+        "(TP/(TP+FN) + TN/(TN+FP)) / 2",
+        "Brodersen et al. 2010, The balanced accuracy and its posterior distribution, doi:10.1109/ICPR.2010.764",
+        lambda c, d: overlap.balanced_accuracy(c, d.empty_score),
+        aliases=("bacc",),
+        empty=_CHANCE_EMPTY + "; no reference, or class fills the reference: nan",
+    ),
+    _cm(
+        "fpr",
+        Level.CLASS,
+        LOWER,
+        (0, 1),
+        "FP / (FP + TN) = 1 - specificity",
+        _TAHA_REF,
+        lambda c, d: overlap.false_positive_rate(c),
+        aliases=("false_positive_rate", "fallout", "fall_out"),
+        empty="class fills the reference: nan",
+    ),
+    _cm(
+        "fnr",
+        Level.CLASS,
+        LOWER,
+        (0, 1),
+        "FN / (TP + FN) = 1 - recall",
+        _TAHA_REF,
+        lambda c, d: overlap.false_negative_rate(c, d.empty_score),
+        aliases=("false_negative_rate", "miss_rate"),
+        empty="both empty: 1 - --empty-score (nan); no reference: nan; no prediction: 1",
+    ),
+    _cm(
+        "fdr",
+        Level.CLASS,
+        LOWER,
+        (0, 1),
+        "FP / (TP + FP) = 1 - precision",
+        _POWERS_REF,
+        lambda c, d: overlap.false_discovery_rate(c, d.empty_score),
+        aliases=("false_discovery_rate",),
+        empty="both empty: 1 - --empty-score (nan); no prediction: nan; no reference: 1",
+    ),
+    _cm(
+        "false_omission_rate",
+        Level.CLASS,
+        LOWER,
+        (0, 1),
+        "FN / (FN + TN) = 1 - NPV",
+        _POWERS_REF,
+        lambda c, d: overlap.false_omission_rate(c, d.empty_score),
+        aliases=("for",),
+        empty="class fills both: 1 - --empty-score (nan); no predicted negative: nan",
+    ),
+    _cm(
+        "npv",
+        Level.CLASS,
+        HIGHER,
+        (0, 1),
+        "TN / (TN + FN)",
+        _POWERS_REF,
+        lambda c, d: overlap.negative_predictive_value(c, d.empty_score),
+        aliases=("negative_predictive_value",),
+        empty="class fills both: --empty-score (nan); no predicted negative: nan",
+    ),
+    _cm(
+        "informedness",
+        Level.CLASS,
+        HIGHER,
+        (-1, 1),
+        "TP/(TP+FN) + TN/(TN+FP) - 1 (Youden's J)",
+        "Youden 1950, Index for rating diagnostic tests, doi:10.1002/1097-0142(1950)3:1<32::AID-CNCR2820030106>3.0.CO;2-3",
+        lambda c, d: overlap.informedness(c, d.empty_score),
+        aliases=("youden_j", "youden_index", "bookmaker_informedness"),
+        empty=_CHANCE_EMPTY + "; no reference, or class fills the reference: nan",
+    ),
+    _cm(
+        "markedness",
+        Level.CLASS,
+        HIGHER,
+        (-1, 1),
+        "TP/(TP+FP) + TN/(TN+FN) - 1",
+        _POWERS_REF,
+        lambda c, d: overlap.markedness(c, d.empty_score),
+        empty=_CHANCE_EMPTY + "; no prediction, or no predicted negative: nan",
+    ),
+    _cm(
+        "positive_likelihood_ratio",
+        Level.CLASS,
+        HIGHER,
+        (0, INF),
+        "TPR / FPR = (TP/(TP+FN)) / (FP/(FP+TN))",
+        "Deeks & Altman 2004, Diagnostic tests 4: likelihood ratios, doi:10.1136/bmj.329.7458.168",
+        lambda c, d: overlap.positive_likelihood_ratio(c),
+        aliases=("lr_plus", "plr"),
+        empty="no reference, class fills the reference, or TP = FP = 0: nan; FP = 0 < TP: inf",
+    ),
+    _cm(
+        "absolute_volume_difference",
+        Level.CLASS,
+        LOWER,
+        (0, INF),
+        "|(TP + FP) - (TP + FN)| x voxel volume",
+        _HEIMANN_REF,
+        lambda c, d: overlap.absolute_volume_difference(c, d.voxel_volume),
+        aliases=("avd",),
+        unit=_UNIT_VOLUME,
+        pooling=Pooling.NONE,
+        empty="both empty: 0",
+    ),
+    _cm(
+        "relative_volume_difference",
+        Level.CLASS,
+        Direction(Better.TARGET, 0.0),
+        (-1, INF),
+        "((TP + FP) - (TP + FN)) / (TP + FN), signed",
+        _HEIMANN_REF,
+        lambda c, d: overlap.relative_volume_difference(c),
+        aliases=("rvd",),
+        empty="no reference: nan",
+    ),
+    _cm(
+        "generalized_dice",
+        Level.CASE,
+        HIGHER,
+        (0, 1),
+        "2 sum_c w_c TP_c / sum_c w_c (2TP_c + FP_c + FN_c), w_c = 1/t_c^2, over the foreground classes",
+        "Sudre et al. 2017, Generalised Dice overlap as a deep learning loss function, doi:10.1007/978-3-319-67558-9_28",
+        lambda c, d: overlap.generalized_dice(c, d.foreground, d.empty_score),
+        aliases=("gds", "generalised_dice", "generalized_dice_score"),
+        empty="no foreground on either side: --empty-score (nan); a class absent from the reference takes the "
+        "largest weight of the others (MONAI)",
+    ),
+    _cm(
+        "multiclass_kappa",
+        Level.CASE,
+        HIGHER,
+        (-1, 1),
+        "(N sum_i n_ii - sum_i a_i b_i) / (N^2 - sum_i a_i b_i) over all labels",
+        _COHEN_REF,
+        lambda c, d: overlap.multiclass_kappa(c, d.empty_score),
+        aliases=("kappa_multiclass",),
+        empty="one and the same label on both sides (chance agreement 1): --empty-score (nan); " + _NO_PIXEL,
+    ),
+    _cm(
+        "adjusted_rand_index",
+        Level.CASE,
+        HIGHER,
+        (-1, 1),
+        "2(ad - bc) / ((a+b)(b+d) + (a+c)(c+d)) over pixel pairs (a: together in both, d: apart in both)",
+        "Hubert & Arabie 1985, Comparing partitions, doi:10.1007/BF01908075",
+        lambda c, d: overlap.adjusted_rand_index(c),
+        aliases=("ari",),
+        empty="identical partitions (e.g. one label on each side): 1; " + _NO_PIXEL,
+    ),
+    _cm(
+        "rand_index",
+        Level.CASE,
+        HIGHER,
+        (0, 1),
+        "(a + d) / (a + b + c + d) over pixel pairs",
+        "Rand 1971, Objective criteria for the evaluation of clustering methods, doi:10.1080/01621459.1971.10482356",
+        lambda c, d: overlap.rand_index(c),
+        aliases=("ri",),
+        empty="fewer than two pixels: 1; " + _NO_PIXEL,
+    ),
+    _cm(
+        "mutual_information",
+        Level.CASE,
+        NO_DIRECTION,
+        (0, INF),
+        "sum_ij p_ij ln(p_ij / (p_i p_j)), p_ij = n_ij / N (nats; no direction: its best value is the entropy)",
+        _MEILA_REF,
+        lambda c, d: overlap.mutual_information(c),
+        aliases=("mi",),
+        unit=_UNIT_NATS,
+        empty="one label on either side: 0; " + _NO_PIXEL,
+    ),
+    _cm(
+        "variation_of_information",
+        Level.CASE,
+        LOWER,
+        (0, INF),
+        "H(ref) + H(pred) - 2 MI (nats)",
+        _MEILA_REF,
+        lambda c, d: overlap.variation_of_information(c),
+        aliases=("voi",),
+        unit=_UNIT_NATS,
+        empty=_NO_PIXEL,
+    ),
+    _cm(
+        "global_consistency_error",
+        Level.CASE,
+        LOWER,
+        (0, 1),
+        "min(N - sum_ij n_ij^2 / a_i, N - sum_ij n_ij^2 / b_j) / N",
+        "Martin et al. 2001, A database of human segmented natural images, doi:10.1109/ICCV.2001.937655",
+        lambda c, d: overlap.global_consistency_error(c),
+        aliases=("gce",),
+        empty=_NO_PIXEL,
     ),
     _distance(
         "hd",
@@ -419,6 +713,33 @@ CATALOG: tuple[MetricSpec, ...] = (
         aliases=("asd_gt_to_pred", "mean_surface_distance_gt_to_pred"),
     ),
     _distance(
+        "masd",
+        LOWER,
+        (0, INF),
+        _UNIT_LENGTH,
+        "(msd_pred_to_gt + msd_gt_to_pred) / 2, the mean of the two directed means (MetricsReloaded's MASD)",
+        _MASD_REF,
+        aliases=("mean_average_surface_distance",),
+    ),
+    _distance(
+        "hd_pred_to_gt",
+        LOWER,
+        (0, INF),
+        _UNIT_LENGTH,
+        "max_{p in dP} d(p, dG), the directed Hausdorff distance from the prediction's surface",
+        _HD_REF,
+        aliases=("directed_hd_pred_to_gt",),
+    ),
+    _distance(
+        "hd_gt_to_pred",
+        LOWER,
+        (0, INF),
+        _UNIT_LENGTH,
+        "max_{g in dG} d(g, dP), the directed Hausdorff distance from the reference's surface",
+        _HD_REF,
+        aliases=("directed_hd_gt_to_pred",),
+    ),
+    _distance(
         "nsd",
         HIGHER,
         (0, 1),
@@ -426,6 +747,7 @@ CATALOG: tuple[MetricSpec, ...] = (
         "share of both surfaces within the tolerance of the other surface",
         _NSD_REF,
         aliases=("surface_dice", "normalized_surface_dice", "normalised_surface_dice"),
+        empty=_BOUNDED_EMPTY,
     ),
     _distance(
         "boundary_iou",
@@ -435,6 +757,7 @@ CATALOG: tuple[MetricSpec, ...] = (
         "IoU of the bands within a width (mm) inside each mask's boundary",
         _BIOU_REF,
         aliases=("biou",),
+        empty=_BOUNDED_EMPTY,
     ),
 )
 
@@ -551,15 +874,79 @@ METRICS: Registry[MetricSpec] = Registry("metric")
 for _spec in CATALOG:
     METRICS.register(_spec.name, _spec, _spec.aliases)
 
+FBETA_TEMPLATE = "fbetaB"
+AVERAGES = ("macro", "micro", "weighted")
+"""Class averages at case level (``dice_macro`` …) of every class-level ratio of counts."""
+PARAMETRISED: tuple[MetricSpec, ...] = (
+    _cm(
+        FBETA_TEMPLATE,
+        Level.CLASS,
+        HIGHER,
+        (0, 1),
+        "(1+B^2) TP / ((1+B^2) TP + B^2 FN + FP) for any B: fbeta2, fbeta0.5 (fbeta1 is dice)",
+        "van Rijsbergen 1979, Information Retrieval (2nd ed.), ch. 7, https://www.dcs.gla.ac.uk/Keith/Preface.html",
+        None,
+        empty=_OVERLAP_EMPTY,
+    ),
+    *(
+        _distance(
+            f"hdNN_{direction}",
+            LOWER,
+            (0, INF),
+            _UNIT_LENGTH,
+            f"percentile NN of the directed surface distances {direction.replace('_', ' ')} (hd95_{direction})",
+            _HD_REF,
+        )
+        for direction in ("pred_to_gt", "gt_to_pred")
+    ),
+    _cm(
+        "METRIC_macro",
+        Level.CASE,
+        NO_DIRECTION,
+        (-INF, INF),
+        "mean of METRIC over the foreground classes with a value (dice_macro = mean_dice)",
+        _DICE_REF,
+        None,
+        empty="no foreground class with a value: nan (no_valid_class)",
+    ),
+    _cm(
+        "METRIC_micro",
+        Level.CASE,
+        NO_DIRECTION,
+        (-INF, INF),
+        "METRIC of TP, FP, FN, TN summed over the foreground classes",
+        _DICE_REF,
+        None,
+        empty="METRIC's own branches on the summed counts",
+    ),
+    _cm(
+        "METRIC_weighted",
+        Level.CASE,
+        NO_DIRECTION,
+        (-INF, INF),
+        "sum_c t_c METRIC_c / sum_c t_c over the foreground classes with a value (support-weighted)",
+        _DICE_REF,
+        None,
+        empty="no foreground class in the reference with a value: nan (no_valid_class)",
+    ),
+)
+"""Parametrised entries, resolved by :func:`resolve_metric` from a name that gives the parameter
+(``fbeta2``, ``hd95_pred_to_gt``, ``mcc_macro``); listed by ``segeval metrics``. ``METRIC`` is any class-level
+ratio (unit 1) of the counts: the averaged metric's direction and range apply."""
+
 AMBIGUOUS = {"msd", "asd", "mean_surface_distance", "average_surface_distance"}
 """Names refused as ambiguous: the mean surface distance has a direction."""
-_PERCENTILE_NAME = re.compile(r"^(?:hd|hausdorff)_?(\d+(?:[._]\d+)?)$")
+_PERCENTILE_NAME = re.compile(r"^(?:hd|hausdorff)_?(\d+(?:[._]\d+)?)(?:_(pred_to_gt|gt_to_pred))?$")
+_FBETA_NAME = re.compile(r"^f_?beta_?(\d+(?:[._]\d+)?)$")
+_AVERAGE_NAME = re.compile(r"^(.+)_(" + "|".join(AVERAGES) + r")$")
 
 
 def resolve_metric(name: str) -> MetricSpec:
-    """The catalog entry of ``name``: a name, an alias, or ``hdNN`` (any percentile, e.g. ``hd95``, ``hd99.5``).
+    """The catalog entry of ``name``: a name, an alias, ``hdNN`` (any percentile, e.g. ``hd95``, ``hd99.5``,
+    directed ``hd95_pred_to_gt``), ``fbetaB`` (``fbeta2``, ``fbeta0.5``) or a class average ``METRIC_macro``,
+    ``METRIC_micro``, ``METRIC_weighted``.
 
-    ``hd100`` is ``hd``. Case, ``-`` and spaces are ignored.
+    ``hd100`` is ``hd``, ``fbeta1`` is ``dice``. Case, ``-`` and spaces are ignored.
 
     Raises
     ------
@@ -579,15 +966,79 @@ def resolve_metric(name: str) -> MetricSpec:
             f"metric {name!r} is ambiguous: the mean surface distance has a direction",
             hint="use msd_pred_to_gt, msd_gt_to_pred or assd (symmetric)",
         )
+    average = _AVERAGE_NAME.match(key)
+    if average is not None and key not in METRICS:
+        return _class_average(name, resolve_metric(average.group(1)), average.group(2))
+    fbeta = _FBETA_NAME.match(key)
+    if fbeta is not None:
+        beta = float(fbeta.group(1).replace("_", "."))
+        if beta == 1:
+            return METRICS.get("dice")
+        if beta == 0:
+            raise UsageError(f"metric {name!r}: beta must be positive (fbeta0 would be precision)")
+        return replace(
+            PARAMETRISED[0],
+            name=f"fbeta{beta:g}",
+            parameter=beta,
+            compute=lambda c, d: overlap.fbeta(c, beta, d.empty_score, d.ref_empty_nan),
+        )
     match = _PERCENTILE_NAME.match(key)
     if match is None:
         return METRICS.get(name)
     percentile = float(match.group(1).replace("_", "."))
     if percentile > 100:
         raise UsageError(f"metric {name!r}: a Hausdorff percentile must be between 0 and 100")
+    direction = match.group(2)
     if percentile == 100:
-        return METRICS.get("hd")
-    return replace(METRICS.get(PERCENTILE_TEMPLATE), name=f"hd{percentile:g}", parameter=percentile, aliases=())
+        return METRICS.get("hd" if direction is None else f"hd_{direction}")
+    if direction is None:
+        return replace(METRICS.get(PERCENTILE_TEMPLATE), name=f"hd{percentile:g}", parameter=percentile, aliases=())
+    template = next(spec for spec in PARAMETRISED if spec.name == f"hdNN_{direction}")
+    return replace(template, name=f"hd{percentile:g}_{direction}", parameter=percentile)
+
+
+def _class_average(name: str, base: MetricSpec, kind: str) -> MetricSpec:
+    """The case-level ``kind`` average (macro, micro, weighted) of the class-level ratio ``base``."""
+    if base.level is not Level.CLASS or base.compute is None or base.unit != _UNIT_RATIO:
+        raise UsageError(
+            f"metric {name!r}: {base.name} has no class average",
+            hint="class averages exist for class-level ratios of the counts, e.g. dice_macro, mcc_weighted",
+        )
+    compute = base.compute
+    if kind == "macro":
+        average = lambda c, d: overlap.macro_average(compute(c, d)[0], d.foreground, c)  # noqa: E731
+    elif kind == "weighted":
+        average = lambda c, d: overlap.weighted_average(compute(c, d)[0], d.foreground, c)  # noqa: E731
+    else:
+        average = lambda c, d: overlap.micro_average(compute(c.summed(d.foreground), d), c)  # noqa: E731
+    template = next(spec for spec in PARAMETRISED if spec.name == f"METRIC_{kind}")
+    return replace(
+        template,
+        name=f"{base.name}_{kind}",
+        direction=base.direction,
+        range=base.range,
+        formula=template.formula.replace("METRIC", base.name),
+        reference=base.reference,
+        compute=average,
+        empty=template.empty.replace("METRIC", base.name),
+    )
+
+
+def expand_metrics(names) -> list[MetricSpec]:
+    """The entries named by ``names``, each a metric (:func:`resolve_metric`) or a family (``cm``, ``distance``:
+    its catalog entries but the parametrised ones), once each, in order."""
+    families = {family.value: family for family in Family}
+    specs: dict[str, MetricSpec] = {}
+    for name in names:
+        family = families.get(normalise_name(name))
+        chosen = (
+            [spec for spec in CATALOG if spec.family is family and spec.name != PERCENTILE_TEMPLATE]
+            if family is not None
+            else [resolve_metric(name)]
+        )
+        for spec in chosen:
+            specs.setdefault(spec.name, spec)
+    return list(specs.values())
 
 
 def list_metrics(family: str | None = None) -> list[str]:
@@ -600,9 +1051,12 @@ def get_metric(name: str) -> MetricSpec:
     return resolve_metric(name)
 
 
-def counted_metrics(level: Level) -> list[MetricSpec]:
-    """The metrics of ``level`` computed from counts (every non-distance metric), in catalog order."""
-    return [spec for spec in CATALOG if spec.level is level and spec.compute is not None]
+def counted_metrics(level: Level, requested: list[MetricSpec] | tuple = ()) -> list[MetricSpec]:
+    """The metrics of ``level`` computed from counts: the default ones in catalog order, then the opt-in ones of
+    ``requested`` (:func:`expand_metrics`) in their order."""
+    specs = [spec for spec in CATALOG if spec.level is level and spec.compute is not None and not spec.opt_in]
+    specs += [spec for spec in requested if spec.level is level and spec.compute is not None and spec.opt_in]
+    return specs
 
 
 def catalog_rows() -> list[dict]:
@@ -618,9 +1072,10 @@ def catalog_rows() -> list[dict]:
             "unit": spec.unit,
             "pooled": spec.pooling.value,
             "formula": spec.formula,
+            "empty": spec.empty,
             "reference": spec.reference,
         }
-        for spec in CATALOG
+        for spec in (*CATALOG, *PARAMETRISED)
     ]
 
 
@@ -631,15 +1086,15 @@ def _bound(value: float) -> float | str:
 def markdown_table() -> str:
     """The catalog as the Markdown table of docs/metrics.md (generated; a test keeps the doc in sync)."""
     lines = [
-        "| metric | aliases | level | better | range | unit | pooled | formula | reference |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| metric | aliases | family | level | better | range | unit | pooled | formula | empty masks | reference |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in catalog_rows():
         low, high = row["range"]
         lines.append(
-            f"| `{row['name']}` | {', '.join(f'`{a}`' for a in row['aliases'])} | {row['level']} | "
-            f"{row['direction']} | [{low}, {high}] | {row['unit']} | {row['pooled']} | {row['formula']} | "
-            f"{row['reference']} |"
+            f"| `{row['name']}` | {', '.join(f'`{a}`' for a in row['aliases'])} | {row['family']} | {row['level']} | "
+            f"{row['direction']} | [{low}, {high}] | {row['unit']} | {row['pooled']} | "
+            f"{row['formula'].replace('|', '&#124;')} | {row['empty']} | {row['reference']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -651,9 +1106,12 @@ def confusion_metrics(
     empty_score: float = math.nan,
     foreground: np.ndarray | None = None,
     voxel_volume: float = 1.0,
+    metrics: list[str] | None = None,
 ) -> dict[str, overlap.Values]:
-    """Every counted metric of ``level`` for confusion matrices ``cm`` (..., C, C): ``{name: (values, codes)}``.
+    """Counted metrics of ``level`` for confusion matrices ``cm`` (..., C, C): ``{name: (values, codes)}``.
 
+    ``metrics`` (names or families, :func:`expand_metrics`) adds opt-in metrics to the default ones;
+    without it, every catalog metric computed from counts (the confusion-matrix family included).
     ``foreground`` (bool, shape (C,)) is what class means average (default: every class but the first);
     the status codes index :data:`segeval.status.STATUS_CODES`.
     """
@@ -662,4 +1120,5 @@ def confusion_metrics(
         foreground = np.arange(cm.shape[-1]) != 0
     derivation = Derivation(empty_score, np.asarray(foreground, dtype=bool), np.asarray(voxel_volume))
     counts = overlap.ClassCounts.from_confusion(cm)
-    return {spec.name: spec.compute(counts, derivation) for spec in counted_metrics(level)}
+    requested = expand_metrics(metrics) if metrics is not None else [spec for spec in CATALOG if spec.opt_in]
+    return {spec.name: spec.compute(counts, derivation) for spec in counted_metrics(level, requested)}

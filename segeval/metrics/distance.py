@@ -64,8 +64,10 @@ __all__ = [
     "DistanceOptions",
     "average_symmetric_surface_distance",
     "boundary_iou",
+    "directed_hausdorff_distance",
     "distance_metrics",
     "hausdorff_distance",
+    "mean_average_surface_distance",
     "mean_surface_distance",
     "normalized_surface_dice",
     "parse_distance_metric",
@@ -227,9 +229,23 @@ def parse_distance_metric(name: str) -> str | None:
 def _metric_percentile(metric: str, options: DistanceOptions) -> float | None:
     if metric == "hd_percentile":
         return float(options.percentile)
+    metric = _undirected(metric)
     if metric.startswith("hd") and metric != "hd":
         return float(metric[2:])
     return None
+
+
+_DIRECTIONS = ("pred_to_gt", "gt_to_pred")
+
+
+def _direction(metric: str) -> str | None:
+    """``pred_to_gt``/``gt_to_pred`` for a directed metric name (``hd95_pred_to_gt``), else ``None``."""
+    return next((d for d in _DIRECTIONS if metric.endswith("_" + d)), None)
+
+
+def _undirected(metric: str) -> str:
+    direction = _direction(metric)
+    return metric if direction is None else metric[: -len(direction) - 1]
 
 
 # --------------------------------------------------------------------------- derivations
@@ -402,6 +418,46 @@ def percentile_hausdorff_distance(
     if conv.hd_percentile == "pooled":
         return _directed_percentile(np.concatenate([d_pg, d_gp]), np.concatenate([w_pg, w_gp]), q, conv)
     return max(_directed_percentile(d_pg, w_pg, q, conv), _directed_percentile(d_gp, w_gp, q, conv))
+
+
+def directed_hausdorff_distance(
+    sd: SurfaceDistances, direction: str = "pred_to_gt", percentile: float = 100.0, *, empty_policy: str = "worst"
+) -> float:
+    """Directed Hausdorff distance: the ``percentile`` (100: the largest) of the distances from one surface to the
+    other, as the convention computes percentiles (``hd_pred_to_gt``, ``hd95_gt_to_pred``).
+
+    .. math:: \\mathrm{HD}_{P \\to G} = \\max_{p \\in \\partial P} d(p, \\partial G)
+
+    Huttenlocher, Klanderman, Rucklidge 1993, Comparing images using the Hausdorff distance, :DOI:`10.1109/34.232073`.
+    Empty masks follow ``empty_policy`` as :func:`hausdorff_distance`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pred = np.zeros((5, 5), bool); pred[1, 1] = pred[1, 3] = True
+    >>> gt = np.zeros((5, 5), bool); gt[1, 1] = True
+    >>> sd = surface_distances(pred, gt, (1.0, 1.0))
+    >>> directed_hausdorff_distance(sd, "pred_to_gt"), directed_hausdorff_distance(sd, "gt_to_pred")
+    (2.0, 0.0)
+    """
+    d, w = _directed(sd, direction)
+    empty = _empty_value(sd, empty_policy)
+    if empty is not None:
+        return empty
+    if percentile >= 100:
+        return float(d.max())
+    return float(_directed_percentile(d, w, percentile, sd.convention))
+
+
+def mean_average_surface_distance(sd: SurfaceDistances, *, empty_policy: str = "worst") -> float:
+    """Mean average surface distance (MASD): the mean of the two directed mean surface distances,
+    :math:`(\\bar d_{P \\to G} + \\bar d_{G \\to P}) / 2` (Beneš & Zitová 2015, :DOI:`10.1111/jmi.12186`; MetricsReloaded's
+    MASD). Unlike ASSD, each surface weighs one half whatever its size. Empty masks as :func:`hausdorff_distance`.
+    """
+    empty = _empty_value(sd, empty_policy)
+    if empty is not None:
+        return empty
+    return (mean_surface_distance(sd, "pred_to_gt") + mean_surface_distance(sd, "gt_to_pred")) / 2
 
 
 def _mean(d: np.ndarray, w: np.ndarray, conv: Convention) -> float:
@@ -815,17 +871,18 @@ def _label_list(labels: Sequence[int]) -> list[int]:
     return out
 
 
-_SURFACE_METRICS = {"hd", "hd_percentile", "assd", "msd_pred_to_gt", "msd_gt_to_pred", "nsd"}
+_SURFACE_METRICS = {"hd", "hd_percentile", "assd", "masd", "msd", "nsd"}
 
 
 def _is_surface_metric(metric: str) -> bool:
+    metric = _undirected(metric)
     return metric in _SURFACE_METRICS or (metric.startswith("hd") and metric[2:3].isdigit())
 
 
 def _needed_directions(metrics: list[str]) -> tuple[bool, bool]:
     surface = [m for m in metrics if _is_surface_metric(m)]
-    pg = any(m != "msd_gt_to_pred" for m in surface)
-    gp = any(m != "msd_pred_to_gt" for m in surface)
+    pg = any(_direction(m) != "gt_to_pred" for m in surface)
+    gp = any(_direction(m) != "pred_to_gt" for m in surface)
     return pg, gp
 
 
@@ -841,6 +898,12 @@ def _metric_value(metric: str, sd: SurfaceDistances, label: int, options: Distan
         return mean_surface_distance(sd, "gt_to_pred", empty_policy=policy)
     if metric == "nsd":
         return normalized_surface_dice(sd, options.tolerance_for(label), empty_policy=policy)
+    if metric == "masd":
+        return mean_average_surface_distance(sd, empty_policy=policy)
+    direction = _direction(metric)
+    if direction is not None:
+        q = 100.0 if metric == f"hd_{direction}" else _metric_percentile(metric, options)
+        return directed_hausdorff_distance(sd, direction, q, empty_policy=policy)
     q = _metric_percentile(metric, options)
     if q is None:  # pragma: no cover - guarded by _canonical_metrics
         raise UnknownNameError(f"unknown distance metric {metric!r}")

@@ -223,8 +223,7 @@ def fbeta(c: ClassCounts, beta: float, empty_score: float = np.nan, ref_empty_na
 
 def false_positive_rate(c: ClassCounts) -> Values:
     """False-positive rate :math:`FP / (FP + TN) = 1 - specificity`; NaN (``ref_full``) without reference negative."""
-    values, status = specificity(c)
-    return 1 - values, status
+    return 1 - specificity(c)[0], _class_status(c)
 
 
 def false_negative_rate(c: ClassCounts, empty_score: float = np.nan) -> Values:
@@ -301,6 +300,13 @@ def relative_volume_difference(c: ClassCounts) -> Values:
     return ratio(c.pred - c.ref, c.ref), _class_status(c)
 
 
+def _case_result(values: np.ndarray, c: ClassCounts, codes: np.ndarray | None = None) -> Values:
+    """A case-level value: NaN with status ``no_valid_pixel`` for a case whose every reference pixel is ignored."""
+    codes = np.zeros(np.shape(values), dtype=np.int8) if codes is None else codes
+    values = np.where(c.valid == 0, np.nan, values)
+    return values, _case_status(c, codes)
+
+
 # Class averages at case level over the ``foreground`` classes (the classes mean_dice averages).
 
 
@@ -323,7 +329,7 @@ def weighted_average(values: np.ndarray, foreground: np.ndarray, c: ClassCounts)
 def micro_average(computed: Values, c: ClassCounts) -> Values:
     """A class metric of :meth:`ClassCounts.summed` (shape (..., 1)) as a case value."""
     values, codes = computed
-    return values[..., 0], _case_status(c, codes[..., 0])
+    return _case_result(values[..., 0], c, codes[..., 0])
 
 
 def generalized_dice(c: ClassCounts, foreground: np.ndarray, empty_score: float = np.nan) -> Values:
@@ -339,7 +345,7 @@ def generalized_dice(c: ClassCounts, foreground: np.ndarray, empty_score: float 
     values = ratio(2 * (weight * tp).sum(axis=-1), den)
     empty = den == 0
     values[empty] = empty_score
-    return values, _case_status(c, np.where(empty, BOTH_EMPTY, OK).astype(np.int8))
+    return _case_result(values, c, np.where(empty, BOTH_EMPTY, OK).astype(np.int8))
 
 
 # Case level, from the whole multi-class matrix n_ij (rows = reference i, columns = prediction j) with
@@ -356,7 +362,7 @@ def multiclass_kappa(c: ClassCounts, empty_score: float = np.nan) -> Values:
     values = ratio(total * agree - chance, total * total - chance)
     constant = (total * total == chance) & (total > 0)
     values[constant] = empty_score
-    return values, _case_status(c, np.where(constant, BOTH_EMPTY, OK).astype(np.int8))
+    return _case_result(values, c, np.where(constant, BOTH_EMPTY, OK).astype(np.int8))
 
 
 def _pairs(x: np.ndarray) -> np.ndarray:
@@ -377,8 +383,7 @@ def rand_index(c: ClassCounts) -> Values:
     (Rand 1971, doi:10.1080/01621459.1971.10482356); 1 with fewer than two pixels."""
     together, ref_only, pred_only, apart = _pair_counts(c)
     total = together + ref_only + pred_only + apart
-    values = np.where(total > 0, ratio(together + apart, total), 1.0)
-    return values, _case_status(c, np.zeros(values.shape, dtype=np.int8))
+    return _case_result(np.where(total > 0, ratio(together + apart, total), 1.0), c)
 
 
 def adjusted_rand_index(c: ClassCounts) -> Values:
@@ -387,7 +392,7 @@ def adjusted_rand_index(c: ClassCounts) -> Values:
     a, b, cc, d = _pair_counts(c)
     values = ratio(2 * (a * d - b * cc), (a + b) * (b + d) + (a + cc) * (cc + d))
     values[(b == 0) & (cc == 0)] = 1.0
-    return values, _case_status(c, np.zeros(values.shape, dtype=np.int8))
+    return _case_result(values, c)
 
 
 def _plogp_sum(p: np.ndarray, axes) -> np.ndarray:
@@ -406,15 +411,13 @@ def _information(c: ClassCounts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def mutual_information(c: ClassCounts) -> Values:
     """Mutual information of the two partitions in nats, :math:`\\sum_{ij} p_{ij} \\ln(p_{ij} / (p_i p_j))`."""
-    mi = _information(c)[2]
-    return mi, _case_status(c, np.zeros(mi.shape, dtype=np.int8))
+    return _case_result(_information(c)[2], c)
 
 
 def variation_of_information(c: ClassCounts) -> Values:
     """Variation of information :math:`H(R) + H(P) - 2 I(R; P)` in nats (Meilă 2007, doi:10.1016/j.jmva.2006.11.013)."""
     h_ref, h_pred, mi = _information(c)
-    values = np.maximum(h_ref + h_pred - 2 * mi, 0.0)
-    return values, _case_status(c, np.zeros(values.shape, dtype=np.int8))
+    return _case_result(np.maximum(h_ref + h_pred - 2 * mi, 0.0), c)
 
 
 def global_consistency_error(c: ClassCounts) -> Values:
@@ -425,5 +428,4 @@ def global_consistency_error(c: ClassCounts) -> Values:
     square = n * n
     ref_side = total - np.nansum(ratio(square, n.sum(axis=-1, keepdims=True)), axis=(-2, -1))
     pred_side = total - np.nansum(ratio(square, n.sum(axis=-2, keepdims=True)), axis=(-2, -1))
-    values = ratio(np.minimum(ref_side, pred_side), total)
-    return values, _case_status(c, np.zeros(values.shape, dtype=np.int8))
+    return _case_result(ratio(np.minimum(ref_side, pred_side), total), c)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from segeval.metrics.catalog import Derivation, Level, Pooling, counted_metrics, resolve_metric
+from segeval.metrics.catalog import Derivation, Level, MetricSpec, Pooling, counted_metrics, resolve_metric
 from segeval.metrics.confusion import class_matrix
 from segeval.metrics.overlap import ClassCounts
 from segeval.pipeline.load import BACKGROUND, CaseRecord
@@ -49,6 +49,7 @@ def derive(
     empty_score: float,
     distance_names: list[str],
     regions: tuple[Region, ...] = (),
+    requested: tuple[MetricSpec, ...] = (),
 ) -> Derived:
     """Compute every metric from the scored cases' confusion matrices and distances; ``regions`` get class-level
     metrics from block sums of the same matrices (:func:`segeval.regions.region_counts`), after the labels."""
@@ -66,7 +67,7 @@ def derive(
     counts, pooled_counts = ClassCounts.from_confusion(cms), ClassCounts.from_confusion(cms.sum(axis=0))
 
     per_class, pooled_class = {}, {}
-    for spec in counted_metrics(Level.CLASS):
+    for spec in counted_metrics(Level.CLASS, requested):
         per_class[spec.name] = _named(spec.compute(counts, per_cases))
         if spec.pooling is Pooling.CONFUSION:
             pooled_class[spec.name] = spec.compute(pooled_counts, pooled)[0]
@@ -79,7 +80,7 @@ def derive(
     per_class.update(lesion_values)
     pooled_class.update(lesion_pooled)
     per_case, pooled_case = {}, {}
-    for spec in counted_metrics(Level.CASE):
+    for spec in counted_metrics(Level.CASE, requested):
         per_case[spec.name] = _named(spec.compute(counts, per_cases))
         pooled_case[spec.name] = float(spec.compute(pooled_counts, pooled)[0])
     return Derived(

@@ -18,7 +18,6 @@ import pandas as pd
 
 from segeval.report.folder import ReportFolder, read_folder
 from segeval.report.html import (
-    anchor,
     figure_svg_uri,
     number,
     plot_text,
@@ -69,7 +68,7 @@ def score_page(report: ReportFolder) -> str:
         failed=summary.get("failed") or [],
         missing=summary.get("missing") or {"pred": [], "gt": []},
         missing_policy=summary.get("missing_pred_policy", ""),
-        cases=case_details(summary, case_index),
+        cases=case_details(summary),
         units=summary.get("units") or {},
     )
 
@@ -197,7 +196,7 @@ def _panel(ax, groups, table: pd.DataFrame, rng) -> bool:
         row = row.iloc[0]
         mean, low, high = (_float(row.get(k)) for k in ("mean", "ci_low", "ci_high"))
         if math.isfinite(mean):
-            error = [[mean - low], [high - mean]] if math.isfinite(low) and math.isfinite(high) else None
+            error = [[max(0.0, mean - low)], [max(0.0, high - mean)]] if math.isfinite(low + high) else None
             label = None if labelled else "mean (bootstrap interval)"
             ax.errorbar(x + 0.33, mean, yerr=error, fmt="D", color="#d55e00", markersize=4, capsize=3, label=label)
         pooled = _float(row.get("pooled"))
@@ -247,33 +246,34 @@ def summary_rows(table: pd.DataFrame, metrics_info: dict) -> list[list[str]]:
 
 
 def case_table(report: ReportFolder, case_index: dict[str, int]) -> dict:
-    """The per-case table: one row per (case, class) with a column per metric, the case's status and link."""
+    """The per-case table's data: one row per (case, class): case, class, name, the case's status, its index
+    in ``cases`` (for its details), then one value per metric (``None`` when empty). The page draws it."""
     per_case = report.per_case
-    metrics = list(dict.fromkeys(per_case["metric"]))
-    wide = per_case.pivot_table(index=["case", "class", "class_name"], columns="metric", values="value", sort=False)
+    metrics = list(dict.fromkeys(m for m in per_case["metric"] if m not in COUNT_METRICS))
+    shown = per_case[per_case["metric"].isin(metrics)]
+    wide = shown.pivot_table(
+        index=["case", "class", "class_name"], columns="metric", values="value", sort=False, dropna=False
+    )
     wide = wide.reindex(columns=metrics)
     statuses = {str(entry["case"]): entry.get("status", "ok") for entry in report.summary.get("cases") or []}
-    keys = per_case[["case", "class", "class_name"]].drop_duplicates()
+    keys = shown[["case", "class", "class_name"]].drop_duplicates()
+    values = wide.reindex(pd.MultiIndex.from_frame(keys)).to_numpy(float)
     rows = []
-    for case, cls, name in keys.itertuples(index=False):
-        values = wide.loc[(case, cls, name)] if (case, cls, name) in wide.index else pd.Series(dtype=float)
-        rows.append(
-            {
-                "case": case,
-                "href": "#" + anchor("case", case_index[case]) if case in case_index else None,
-                "class": cls,
-                "class_name": name,
-                "status": statuses.get(case, "ok"),
-                "values": [number(_float(values.get(m))) for m in metrics],
-            }
-        )
+    for (case, cls, name), row in zip(keys.itertuples(index=False), values):
+        numbers = [float(v) if math.isfinite(v) else None for v in row]
+        rows.append([case, cls, name, statuses.get(case, "ok"), case_index.get(case), *numbers])
     classes = list(dict.fromkeys((cls, name) for _, cls, name in keys.itertuples(index=False)))
     return {
         "metrics": metrics,
-        "rows": rows,
+        "data": {
+            "columns": ["case", "class", "class_name", "status", "case_index", *metrics],
+            "first_value": 5,
+            "rows": rows,
+        },
         "classes": classes,
-        "statuses": sorted({row["status"] for row in rows}),
-        "first_metric_column": 4,
+        "statuses": sorted({row[3] for row in rows}),
+        "first_value": 5,
+        "n_rows": len(rows),
     }
 
 
@@ -323,7 +323,7 @@ def worst_view(report: ReportFolder, case_index: dict[str, int]) -> dict:
         where = ", ".join(f"{view} {index}" for view, index in slices.items()) if isinstance(slices, dict) else ""
         return {
             "case": case,
-            "href": "#" + anchor("case", case_index[case]) if case in case_index else None,
+            "index": case_index.get(case),
             "value": entry.get("value"),
             "uri": png_data_uri(data) if data else None,
             "slices": where,
@@ -355,22 +355,20 @@ def lesion_view(lesions: pd.DataFrame | None) -> dict | None:
     }
 
 
-def case_details(summary: dict, case_index: dict[str, int]) -> list[dict]:
-    """Each case's files, status, reading and geometry, with its anchor."""
+def case_details(summary: dict) -> list[dict]:
+    """Each case's files, status, reading and geometry (the case details the page shows on request)."""
     out = []
     for entry in summary.get("cases") or []:
-        case = str(entry.get("case"))
         spacing = entry.get("spacing_mm")
         out.append(
             {
-                "id": anchor("case", case_index[case]),
-                "case": case,
+                "case": str(entry.get("case")),
                 "status": entry.get("status", ""),
-                "pred": entry.get("pred") or "",
-                "gt": entry.get("gt") or "",
-                "kind": entry.get("pred_kind") or "",
+                "prediction": entry.get("pred") or "",
+                "ground truth": entry.get("gt") or "",
+                "read as": entry.get("pred_kind") or "",
                 "shape": "×".join(map(str, entry.get("shape") or [])),
-                "spacing": "×".join(f"{s:g}" for s in spacing) if spacing else "",
+                "spacing (mm)": "×".join(f"{s:g}" for s in spacing) if spacing else "",
                 "notes": "; ".join([*(entry.get("notes") or []), *([entry["error"]] if entry.get("error") else [])]),
             }
         )

@@ -183,9 +183,10 @@ def render(pred: np.ndarray, gt: np.ndarray, spacing: tuple[float, ...] | None, 
             (np.s_[:, y, :], (spacing[0], spacing[2]), True),
             (np.s_[:, :, x], (spacing[0], spacing[1]), True),
         ]
+        longest = max(n * mm for n, mm in zip(gt.shape, spacing))
         panels = []
         for where, (row_mm, col_mm), flip in views:
-            panel = _panel(pred[where], gt[where], None if image is None else image[where], row_mm, col_mm)
+            panel = _panel(pred[where], gt[where], None if image is None else image[where], row_mm, col_mm, longest)
             panels.append(panel[::-1] if flip else panel)
         indices = _side_by_side(panels)
     else:
@@ -222,8 +223,10 @@ def _largest_error_point(errors: np.ndarray, gt: np.ndarray) -> tuple[int, int, 
     return tuple(int(v) for v in nearest)
 
 
-def _panel(pred: np.ndarray, gt: np.ndarray, image, row_mm: float, col_mm: float) -> np.ndarray:
-    """Palette indices of one 2-D view, at most :data:`MAX_SIDE` pixels on its longer physical side."""
+def _panel(
+    pred: np.ndarray, gt: np.ndarray, image, row_mm: float, col_mm: float, mm_per_side: float | None = None
+) -> np.ndarray:
+    """Palette indices of one 2-D view, :data:`MAX_SIDE` pixels for ``mm_per_side`` (default: its longer side)."""
     if image is None:
         indices = np.full(gt.shape, BACKGROUND_GREY, dtype=np.uint8)
         for label in np.unique(gt):
@@ -235,7 +238,7 @@ def _panel(pred: np.ndarray, gt: np.ndarray, image, row_mm: float, col_mm: float
     indices[(pred != gt) & (gt != 0) & (pred == 0)] = FN
     indices[(pred != gt) & (gt == 0) & (pred != 0)] = FP
     indices[(pred != gt) & (gt != 0) & (pred != 0)] = WRONG
-    return _fit(indices, row_mm, col_mm)
+    return _fit(indices, row_mm, col_mm, mm_per_side)
 
 
 def _outline(gt: np.ndarray) -> np.ndarray:
@@ -246,21 +249,16 @@ def _outline(gt: np.ndarray) -> np.ndarray:
     return edge
 
 
-def _fit(indices: np.ndarray, row_mm: float, col_mm: float) -> np.ndarray:
-    """Resize to the physical aspect ratio, longer side :data:`MAX_SIDE`; when shrinking, each output
-    pixel keeps the highest palette index of its block, so that a one-pixel error stays visible."""
-    from PIL import Image
-
+def _fit(indices: np.ndarray, row_mm: float, col_mm: float, mm_per_side: float | None = None) -> np.ndarray:
+    """Resample to the physical aspect ratio, :data:`MAX_SIDE` pixels for ``mm_per_side`` millimetres (default:
+    the view's longer side). Each output pixel keeps the highest palette index of the source pixels it
+    covers, so that a one-pixel error stays visible when shrinking."""
     rows, cols = indices.shape
-    height_mm, width_mm = rows * row_mm, cols * col_mm
-    scale = MAX_SIDE / max(height_mm, width_mm)
-    target = (max(1, round(width_mm * scale)), max(1, round(height_mm * scale)))
-    factor = max(1, math.floor(min(rows / target[1], cols / target[0])))
-    if factor > 1:
-        padded = np.zeros((math.ceil(rows / factor) * factor, math.ceil(cols / factor) * factor), np.uint8)
-        padded[:rows, :cols] = indices
-        indices = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).max(axis=(1, 3))
-    return np.asarray(Image.fromarray(indices).resize(target, Image.Resampling.NEAREST))
+    scale = MAX_SIDE / (mm_per_side or max(rows * row_mm, cols * col_mm))
+    height, width = max(1, round(rows * row_mm * scale)), max(1, round(cols * col_mm * scale))
+    starts_r = np.arange(height) * rows // height
+    starts_c = np.arange(width) * cols // width
+    return np.maximum.reduceat(np.maximum.reduceat(indices, starts_r, axis=0), starts_c, axis=1)
 
 
 def _side_by_side(panels: list[np.ndarray]) -> np.ndarray:

@@ -52,36 +52,125 @@ function setUpSorting(table) {
   });
 }
 
-// Filtering: a form.filters with data-table="ID" filters that table's rows by their data-class and
-// data-status, by a text in the case name, and by a range of the column chosen in its metric select.
+// Data tables: a table.data-table whose data-source names a JSON block {columns, first_value, rows}
+// (each row: case, class, class name, status, case index, then one number or null per value column).
+// Sorting and filtering work on the data; the first PAGE rows that pass the filters are drawn, and a
+// button draws the rest. A case link opens the case's details (JSON block data-cases) in #case-detail.
+const PAGE = 300;
+
+function formatValue(value) {
+  if (value === null || value === undefined) return "";
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(4)));
+}
+
+function setUpDataTable(table) {
+  const data = JSON.parse(document.getElementById(table.dataset.source).textContent);
+  const cases = table.dataset.cases ? JSON.parse(document.getElementById(table.dataset.cases).textContent) : [];
+  const more = document.getElementById(table.id + "-more");
+  const state = { rows: data.rows.slice(), limit: PAGE, keep: () => true, column: -1, ascending: true };
+  const draw = () => {
+    const body = table.tBodies[0];
+    const fragment = document.createDocumentFragment();
+    let matching = 0;
+    for (const row of state.rows) {
+      if (!state.keep(row)) continue;
+      matching += 1;
+      if (matching > state.limit) continue;
+      const tr = document.createElement("tr");
+      tr.dataset.class = row[1];
+      tr.dataset.status = row[3];
+      row.forEach((value, index) => {
+        if (index === 4) return;
+        const td = document.createElement("td");
+        if (index === 0 && row[4] !== null) {
+          const link = document.createElement("a");
+          link.href = "#case-detail";
+          link.textContent = value;
+          link.addEventListener("click", () => showCase(cases[row[4]]));
+          td.appendChild(link);
+        } else {
+          td.textContent = index >= data.first_value ? formatValue(value) : value;
+          if (index >= data.first_value) td.className = "n";
+        }
+        tr.appendChild(td);
+      });
+      fragment.appendChild(tr);
+    }
+    body.replaceChildren(fragment);
+    if (more) {
+      more.hidden = matching <= state.limit;
+      more.textContent = "show all " + matching + " rows";
+    }
+    table.dispatchEvent(new CustomEvent("drawn", { detail: matching }));
+  };
+  if (more) more.addEventListener("click", () => { state.limit = Infinity; draw(); });
+  Array.from(table.tHead.rows[0].cells).forEach((th, column) => {
+    const index = column < 4 ? column : column + 1;
+    th.tabIndex = 0;
+    th.title = "sort by this column";
+    const sort = () => {
+      state.ascending = state.column === index ? !state.ascending : true;
+      state.column = index;
+      const sign = state.ascending ? 1 : -1;
+      state.rows.sort((a, b) => {
+        const x = a[index], y = b[index];
+        if (x === null || y === null) return x === null ? (y === null ? 0 : 1) : -1;
+        return sign * (typeof x === "number" ? x - y : String(x).localeCompare(String(y), undefined, { numeric: true }));
+      });
+      for (const cell of table.tHead.rows[0].cells) cell.removeAttribute("aria-sort");
+      th.setAttribute("aria-sort", state.ascending ? "ascending" : "descending");
+      draw();
+    };
+    th.addEventListener("click", sort);
+    th.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); sort(); }
+    });
+  });
+  table.segeval = { state: state, draw: draw, data: data };
+  document.querySelectorAll("a[data-case]").forEach((link) => {
+    link.addEventListener("click", () => showCase(cases[Number(link.dataset.case)]));
+  });
+  draw();
+}
+
+function showCase(entry) {
+  const panel = document.getElementById("case-detail");
+  if (!panel || !entry) return;
+  const list = panel.querySelector("dl");
+  list.replaceChildren();
+  for (const [key, value] of Object.entries(entry)) {
+    const term = document.createElement("dt");
+    term.textContent = key;
+    const detail = document.createElement("dd");
+    detail.textContent = value;
+    list.append(term, detail);
+  }
+  panel.hidden = false;
+}
+
+// Filtering: a form.filters with data-table="ID" keeps the rows of that data table whose class and status
+// match, whose case name holds a text, and whose value in the chosen metric column is within [min, max].
 function setUpFilters(form) {
   const table = document.getElementById(form.dataset.table);
-  if (!table) return;
+  if (!table || !table.segeval) return;
   const field = (name) => form.elements.namedItem(name);
   const count = form.querySelector("output");
+  table.addEventListener("drawn", (event) => { if (count) count.textContent = event.detail + " row(s) shown"; });
   const apply = () => {
-    const cls = field("class") ? field("class").value : "";
-    const status = field("status") ? field("status").value : "";
-    const text = field("text") ? field("text").value.trim().toLowerCase() : "";
-    const metric = field("metric") ? field("metric").value : "";
-    const low = field("min") && field("min").value !== "" ? Number(field("min").value) : -Infinity;
-    const high = field("max") && field("max").value !== "" ? Number(field("max").value) : Infinity;
-    const column = metric === "" ? -1 : Number(metric);
-    let shown = 0;
-    for (const row of table.tBodies[0].rows) {
-      let keep = (cls === "" || row.dataset.class === cls) && (status === "" || row.dataset.status === status);
-      if (keep && text !== "") keep = row.cells[0].textContent.toLowerCase().includes(text);
-      if (keep && column >= 0) {
-        const value = sortKey(row.cells[column]).number;
-        keep = !Number.isNaN(value) && value >= low && value <= high;
-      }
-      row.hidden = !keep;
-      if (keep) shown += 1;
-    }
-    if (count) count.textContent = shown + " row(s) shown";
+    const cls = field("class").value;
+    const status = field("status").value;
+    const text = field("text").value.trim().toLowerCase();
+    const column = field("metric").value === "" ? -1 : Number(field("metric").value);
+    const low = field("min").value !== "" ? Number(field("min").value) : -Infinity;
+    const high = field("max").value !== "" ? Number(field("max").value) : Infinity;
+    table.segeval.state.keep = (row) =>
+      (cls === "" || row[1] === cls) &&
+      (status === "" || row[3] === status) &&
+      (text === "" || String(row[0]).toLowerCase().includes(text)) &&
+      (column < 0 || (row[column] !== null && row[column] >= low && row[column] <= high));
+    table.segeval.draw();
   };
   form.addEventListener("input", apply);
-  form.addEventListener("change", apply);
   form.addEventListener("submit", (event) => event.preventDefault());
   form.addEventListener("reset", () => setTimeout(apply, 0));
 }
@@ -132,6 +221,7 @@ function legendHas(buttons, name) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("table.sortable").forEach(setUpSorting);
+  document.querySelectorAll("table.data-table").forEach(setUpDataTable);
   document.querySelectorAll("form.filters").forEach(setUpFilters);
   document.querySelectorAll(".legend[data-figure]").forEach(setUpLegend);
 });

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segeval.config import ScoreConfig, build_config, default_workers
 from segeval.io.palette import read_palette
-from segeval.pipeline.aggregate import per_case_table, summary_table
 from segeval.pipeline.chunks import Plan, Progress, chunked, default_batch_size, resolve_device, run_local
 from segeval.pipeline.derive import derive, label_findings
 from segeval.pipeline.load import CaseRecord
 from segeval.pipeline.pair import cases_to_score, pair_inputs, run_inputs
-from segeval.pipeline.result import ScoreResult
 from segeval.report.thumbnails import ThumbnailRequest
+
+if TYPE_CHECKING:
+    from segeval.pipeline.result import ScoreResult
 
 
 def score(
@@ -102,6 +104,10 @@ def score(
     records.sort(key=lambda record: order[record.case])  # a cluster completes cases in any order
     counted = time.perf_counter()
 
+    # the tables are pandas DataFrames: pandas is imported once the cases are scored, not before the first one
+    from segeval.pipeline.aggregate import per_case_table, summary_table
+    from segeval.pipeline.result import ScoreResult
+
     labels = label_set(records, config)
     findings = label_findings(records, declared=config.labels is not None, ignore_index=config.ignore_index)
     class_names = config.named_classes(labels)
@@ -113,6 +119,7 @@ def score(
         distance_names=list(plan.distance_names),
         regions=config.region_definitions(),
         requested=config.counted_metrics(),
+        empty=config.empty_preset(),
     )
     per_case = per_case_table(records, labels, class_names, derived)
     summary = summary_table(labels, class_names, derived, config.ci)

@@ -3,10 +3,16 @@ decoded once, the heavy libraries off the path to the first case."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from segeval.stats import bootstrap_mean_cis
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def plain_bootstrap(values: np.ndarray, level: float, samples: int = 2000, seed: int = 0):
@@ -41,3 +47,30 @@ def test_bootstrap_has_the_bits_of_the_plain_computation(n, level):
     values[:, 4] = np.where(rng.random(n) < 0.9, np.nan, 1.0)  # resamples without any value: NaN means
     for got, want in zip(bootstrap_mean_cis(values, level), plain_bootstrap(values, level)):
         np.testing.assert_array_equal(got, want)
+
+
+FIRST_CASE_MODULES = """
+import sys
+import segeval
+
+seen = []
+def progress(done, total):
+    if not seen:
+        seen.append(sorted(m for m in ("pandas", "scipy") if m in sys.modules))
+segeval.score(sys.argv[1], sys.argv[2], device="cpu", progress=progress)
+print(seen[0], "pandas" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("folder", ["png2d", "nifti3d"])
+def test_pandas_and_scipy_are_not_imported_before_the_first_case(folder):
+    """Start-up: the overlap metrics of the first case need neither; pandas comes for the tables."""
+    data = ROOT / "sample_data" / folder
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_CASE_MODULES, str(data / "preds"), str(data / "gts")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    assert out.split() == ["[]", "True"]

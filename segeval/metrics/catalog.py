@@ -770,9 +770,38 @@ LESION_FAMILY = "lesion"
 """``--metrics lesion`` asks for every lesion-wise metric."""
 
 
+_LESION_COUNT_EMPTY = "no lesion: 0"
+_LESION_RATIO_EMPTY = (
+    "no lesion on either side: --empty-score (nan; 1 with a BraTS preset); lesions on one side only: 0"
+)
+_LESION_SCORE_EMPTY = "no lesion on either side: --empty-score (nan; 1 with a BraTS preset); unmatched lesion: 0"
+_LESION_DISTANCE_EMPTY = (
+    "no lesion on either side: nan (0 with a BraTS preset); unmatched lesion: --lesion-unmatched-hd"
+)
+
+
 def _lesion(name, direction, low_high, unit, formula, reference, *, aliases=(), pooling=Pooling.LESION) -> MetricSpec:
+    if pooling is Pooling.SUM:
+        empty = _LESION_COUNT_EMPTY
+    elif name in ("lesion_dice", "lesion_iou"):
+        empty = _LESION_SCORE_EMPTY
+    elif direction is LOWER:
+        empty = _LESION_DISTANCE_EMPTY
+    else:
+        empty = _LESION_RATIO_EMPTY
     return MetricSpec(
-        name, Family.LESION, Level.CLASS, direction, low_high, unit, formula, reference, aliases, None, pooling
+        name,
+        Family.LESION,
+        Level.CLASS,
+        direction,
+        low_high,
+        unit,
+        formula,
+        reference,
+        aliases,
+        None,
+        pooling,
+        empty=empty,
     )
 
 

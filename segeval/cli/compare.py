@@ -41,6 +41,9 @@ def compare(
         Optional[Path], typer.Option("--out", "-o", help="Write comparison.csv and comparison.json here.")
     ] = None,
     junit: Annotated[Optional[Path], typer.Option(help="Write the limit verdicts as JUnit XML.")] = None,
+    html: Annotated[
+        Optional[Path], typer.Option(help="Write a self-contained HTML page of the changes (docs/report.md).")
+    ] = None,
     markdown: Annotated[
         Optional[Path], typer.Option(help="Append a Markdown summary of the changes (e.g. $GITHUB_STEP_SUMMARY).")
     ] = None,
@@ -61,10 +64,11 @@ def compare(
     limits = parse_limits(tuple(max_drop or ()), "drop") + parse_limits(tuple(max_rise or ()), "rise")
     if out is not None:
         check_out_dir(out, ["comparison.csv", "comparison.json"])
-    for option, path in (("--junit", junit), ("--markdown", markdown)):
+    for option, path in (("--junit", junit), ("--markdown", markdown), ("--html", html)):
         if path is not None:
             check_out_file(path, option)
-    comparison = compare_reports(read_report(baseline), read_report(current), level=ci, limits=limits)
+    reports = read_report(baseline), read_report(current)
+    comparison = compare_reports(*reports, level=ci, limits=limits)
     if not comparison.common_cases:
         raise InputError(
             f"{comparison.baseline} and {comparison.current} have no scored case in common: nothing to compare",
@@ -77,6 +81,13 @@ def compare(
             raise UsageError(f"--out {out}: cannot write the comparison: {exc.strerror or exc}") from None
     if junit is not None:
         write_junit(junit, comparison.gates, [])
+    if html is not None:
+        from segeval.report.html_compare import write_compare_page
+
+        try:
+            write_compare_page(comparison, *reports, html)
+        except OSError as exc:
+            raise UsageError(f"--html {html}: cannot write the page: {exc.strerror or exc}") from None
     if markdown is not None:
         append_markdown(markdown, comparison_markdown(comparison))
     console = stdout_console(soft_wrap=output_format is not OutputFormat.TABLE)

@@ -162,3 +162,51 @@ def test_a_region_is_scored_from_its_union_masks(two_cases):
     assert "any" in set(result.lesions["class"])
     gate = segeval.score(folder / "preds", folder / "gts", regions=["any=1,2"], gates=["lesion_f1[any]>=0"])
     assert gate.gates[0].passed
+
+
+def test_world_centroids_agree_with_simpleitk(tmp_path):
+    """An oblique, anisotropic NIfTI: centroid_mm_xyz is SimpleITK's physical point of centroid_index_zyx."""
+    gt = np.zeros((10, 20, 30), np.uint8)
+    gt[2:5, 3:9, 4:12] = 1
+    gt[6:9, 12:18, 20:27] = 1
+    angle = np.deg2rad(20)
+    direction = (np.cos(angle), -np.sin(angle), 0.0, np.sin(angle), np.cos(angle), 0.0, 0.0, 0.0, -1.0)
+    for side in ("gts", "preds"):
+        image = sitk.GetImageFromArray(gt)
+        image.SetSpacing((0.7, 0.9, 2.0))
+        image.SetOrigin((12.5, -40.0, 7.25))
+        image.SetDirection(direction)
+        (tmp_path / side).mkdir()
+        sitk.WriteImage(image, str(tmp_path / side / "a.nii.gz"))
+    result = segeval.score(tmp_path / "preds", tmp_path / "gts", metrics=["lesion_tp"])
+    reference = sitk.ReadImage(str(tmp_path / "gts" / "a.nii.gz"))
+    rows = result.lesions
+    assert len(rows) == 4
+    for _, row in rows.iterrows():
+        index_zyx = [float(v) for v in row["centroid_index_zyx"].split()]
+        world = reference.TransformContinuousIndexToPhysicalPoint(index_zyx[::-1])
+        np.testing.assert_allclose([float(v) for v in row["centroid_mm_xyz"].split()], world, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({}, {"dilation_iterations": 3, "min_voxels": 50, "connectivity": 26, "convention": "deepmind"}),
+        ({"lesion_min_voxels": 0}, {"min_voxels": 0, "dilation_iterations": 3}),
+        ({"lesion_min_mm3": 20.0}, {"min_voxels": 0, "min_mm3": 20.0}),
+        ({"lesion_dilation_mm": 2.0}, {"dilation_iterations": 0, "dilation_mm": 2.0}),
+        ({"lesion_matching": "iou", "lesion_connectivity": 6}, {"matching": "iou", "connectivity": 6}),
+    ],
+)
+def test_lesion_options_given_with_a_preset_override_it(overrides, expected):
+    from segeval.config import ScoreConfig
+
+    options = ScoreConfig(metrics=("lesion",), lesion_preset="brats2023-gli", **overrides).lesion_options()
+    assert {name: getattr(options, name) for name in expected} == expected
+    plain = ScoreConfig(metrics=("lesion",), convention="medpy").lesion_options()
+    assert (plain.dilation_iterations, plain.min_voxels, plain.convention, plain.both_empty_perfect) == (
+        0,
+        0,
+        "medpy",
+        False,
+    )

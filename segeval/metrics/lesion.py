@@ -400,9 +400,10 @@ def lesion_metrics(
         if pairs:
             rows = sorted({r for r, _ in pairs})
             cols = sorted({p for _, p in pairs})
+            row_of, col_of = {r: i for i, r in enumerate(rows)}, {p: j for j, p in enumerate(cols)}
             weights = np.zeros((len(rows), len(cols)))
             for r, p in pairs:
-                weights[rows.index(r), cols.index(p)] = iou_of(r, p)
+                weights[row_of[r], col_of[p]] = iou_of(r, p)
             for i, j in zip(*linear_sum_assignment(weights, maximize=True)):
                 if weights[i, j] > 0:
                     matches[rows[i]].append(cols[j])

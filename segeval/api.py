@@ -119,6 +119,7 @@ def score(
         distance_names=list(plan.distance_names),
         regions=config.region_definitions(),
         requested=config.counted_metrics(),
+        empty=config.empty_preset(),
     )
     per_case = per_case_table(records, labels, class_names, derived)
     summary = summary_table(labels, class_names, derived, config.ci)

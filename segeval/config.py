@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 from segeval.errors import UsageError
-from segeval.options import BY_NAME, CONFIG_OPTIONS, PredKind
+from segeval.options import BY_NAME, CONFIG_OPTIONS, EMPTY_PRESETS, PredKind
 
 
 class _ScoreConfigMethods:
@@ -26,6 +26,7 @@ class _ScoreConfigMethods:
         for option in CONFIG_OPTIONS:
             value = option.coerce(getattr(self, option.name))
             object.__setattr__(self, option.name, option.default if value is None else value)
+        self._apply_empty_policy()
         dataset = self._read_dataset_json()
         self._check_labels()
         self._define_regions(dataset)
@@ -39,6 +40,21 @@ class _ScoreConfigMethods:
         if self.lesion_metrics():
             self.lesion_options()  # and on lesion options that do not fit together
         self.parsed_limits()
+
+    def _apply_empty_policy(self) -> None:
+        """``empty_score`` and ``distance_empty`` left unset take the value of ``empty_policy``'s preset."""
+        preset = EMPTY_PRESETS[self.empty_policy]
+        filled = tuple(name for name in ("empty_score", "distance_empty") if getattr(self, name) is None)
+        for name in filled:
+            object.__setattr__(self, name, getattr(preset, name))
+        object.__setattr__(self, "_policy_filled", filled)
+
+    def empty_preset(self):
+        """The :class:`segeval.options.EmptyPreset` of ``empty_policy``, with this run's ``empty_score`` and
+        ``distance_empty`` (an explicit option wins over the preset)."""
+        return dataclasses.replace(
+            EMPTY_PRESETS[self.empty_policy], empty_score=self.empty_score, distance_empty=self.distance_empty
+        )
 
     def _check_labels(self) -> None:
         if self.num_classes is not None:
@@ -238,7 +254,10 @@ def build_config(base: ScoreConfig | None = None, **overrides) -> ScoreConfig:
             hint = f"; did you mean {close[0]!r}?" if close else ""
             run_option = " (an option of the command, not of the scores)" if name in BY_NAME else ""
             raise UsageError(f"unknown score option {name!r}{run_option}{hint}")
-    return ScoreConfig(**overrides) if base is None else dataclasses.replace(base, **overrides)
+    if base is None:
+        return ScoreConfig(**overrides)
+    refill = {name: None for name in base._policy_filled if name not in overrides}  # the (new) preset fills them
+    return dataclasses.replace(base, **refill, **overrides)
 
 
 def default_workers() -> int:

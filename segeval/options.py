@@ -75,6 +75,39 @@ class DistanceEmpty(enum.StrEnum):
     INF = "inf"
 
 
+class EmptyPolicy(enum.StrEnum):
+    """A preset of the values on empty masks (``--empty-policy``), to reproduce another tool."""
+
+    DEFAULT = "default"
+    MONAI = "monai"
+    METRICSRELOADED = "metricsreloaded"
+
+
+@dataclass(frozen=True)
+class EmptyPreset:
+    """What an :class:`EmptyPolicy` sets (docs/metrics.md, Empty masks)."""
+
+    empty_score: float
+    """Default of ``--empty-score``: overlap metrics of a class absent from both sides."""
+    distance_empty: DistanceEmpty
+    """Default of ``--distance-empty``: distance metrics when exactly one mask is empty."""
+    both_empty_distance: float
+    """Distance metrics of a class absent from both masks."""
+    both_empty_bounded: float
+    """NSD and boundary IoU of a class absent from both masks."""
+    ref_empty_nan: bool
+    """Dice, IoU, volume similarity, F-beta and precision are NaN wherever the reference is empty."""
+
+
+EMPTY_PRESETS: dict[EmptyPolicy, EmptyPreset] = {
+    EmptyPolicy.DEFAULT: EmptyPreset(math.nan, DistanceEmpty.WORST, math.nan, math.nan, False),
+    # MONAI 1.x: DiceMetric/MeanIoU(ignore_empty=True); Hausdorff and surface distances inf with one empty mask
+    EmptyPolicy.MONAI: EmptyPreset(math.nan, DistanceEmpty.INF, math.nan, math.nan, True),
+    # MetricsReloaded: DSC and F-beta 1 when both are empty, distances 0, NSD and boundary IoU 1
+    EmptyPolicy.METRICSRELOADED: EmptyPreset(1.0, DistanceEmpty.WORST, 0.0, 1.0, False),
+}
+
+
 class LesionMatching(enum.StrEnum):
     """How reference and predicted lesions are matched (``--lesion-matching``; docs/metrics.md, Lesion-wise)."""
 
@@ -510,10 +543,20 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "empty_score",
         FLOAT_OR_NAN,
-        math.nan,
-        "Dice/IoU/precision/recall when a class is absent from both sides: nan (excluded from means) or e.g. 1.",
+        None,
+        "Dice/IoU/precision/recall when a class is absent from both sides: nan (excluded from means) or e.g. 1. "
+        "Default: from --empty-policy (nan).",
         Panel.LABELS,
         check=_unit_interval_or_nan,
+    ),
+    Option(
+        "empty_policy",
+        _choice(EmptyPolicy),
+        EmptyPolicy.DEFAULT,
+        "Empty-mask preset: default, monai (MONAI's ignore_empty=True: overlap NaN wherever the reference is "
+        "empty, distances inf with one empty mask) or metricsreloaded (both empty: overlap 1, distances 0, NSD and "
+        "boundary IoU 1). Sets the defaults of --empty-score and --distance-empty; an explicit option wins.",
+        Panel.LABELS,
     ),
     # predictions
     Option(
@@ -545,9 +588,11 @@ OPTIONS: tuple[Option, ...] = (
         "metrics",
         NAME_LIST,
         None,
-        "Distance metrics to compute, comma-separated: hd, hd95 (any hdNN), assd, "
-        "msd_pred_to_gt, msd_gt_to_pred, nsd, boundary_iou (aliases in 'segeval metrics'). Default: none (the "
-        "overlap metrics are always computed; a --gate on a distance metric computes it).",
+        "Metrics to compute beside the default overlap metrics, comma-separated: distances hd, hd95 (any hdNN; "
+        "directed hd_pred_to_gt, hd95_gt_to_pred), assd, masd, msd_pred_to_gt, msd_gt_to_pred, nsd, boundary_iou; "
+        "confusion-matrix metrics mcc, kappa, fbeta2 (any fbetaB), npv, ..., class averages dice_macro, "
+        "mcc_weighted, iou_micro; or a family: cm, distance, lesion (all in 'segeval metrics'). Default: none; "
+        "a --gate on a metric computes it.",
         Panel.DISTANCE,
         short="-m",
     ),
@@ -579,8 +624,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "distance_empty",
         _choice(DistanceEmpty),
-        DistanceEmpty.WORST,
-        "Distance when exactly one mask is empty: worst (the image diagonal), nan or inf. Both empty: always nan.",
+        None,
+        "Distance when exactly one mask is empty: worst (the image diagonal), nan or inf. Default: from "
+        "--empty-policy (worst). Both empty: nan, or what --empty-policy says.",
         Panel.DISTANCE,
     ),
     # lesion-wise metrics (computed when named in --metrics, 'lesion' for all, or in a gate)

@@ -15,10 +15,13 @@ import numpy as np
 from segeval.metrics.catalog import Derivation, Level, MetricSpec, Pooling, counted_metrics, resolve_metric
 from segeval.metrics.confusion import class_matrix
 from segeval.metrics.overlap import ClassCounts
+from segeval.options import EMPTY_PRESETS, EmptyPolicy, EmptyPreset
 from segeval.pipeline.load import BACKGROUND, CaseRecord
 from segeval.regions import Region, region_counts
 from segeval.status import STATUS_CODES, Status
 
+BOUNDED_DISTANCES = ("nsd", "boundary_iou")
+"""Surface metrics on [0, 1] (a both-empty class takes the preset's bounded value)."""
 MetricArrays = dict[str, tuple[np.ndarray, np.ndarray]]
 """metric name → (values, statuses): float64 and status-name arrays of shape (cases, classes) or (cases,)."""
 
@@ -50,6 +53,7 @@ def derive(
     distance_names: list[str],
     regions: tuple[Region, ...] = (),
     requested: tuple[MetricSpec, ...] = (),
+    empty: EmptyPreset = EMPTY_PRESETS[EmptyPolicy.DEFAULT],
 ) -> Derived:
     """Compute every metric from the scored cases' confusion matrices and distances; ``regions`` get class-level
     metrics from block sums of the same matrices (:func:`segeval.regions.region_counts`), after the labels."""
@@ -62,8 +66,9 @@ def derive(
         else np.zeros((0, n_classes, n_classes), dtype=np.int64)
     )
     foreground = np.array([include_background or v != BACKGROUND for v in labels], dtype=bool)
-    per_cases = Derivation(empty_score, foreground, np.array([r.voxel_volume for r in scored])[:, None])
-    pooled = Derivation(empty_score, foreground, np.ones(1))
+    voxel_volume = np.array([r.voxel_volume for r in scored])[:, None]
+    per_cases = Derivation(empty_score, foreground, voxel_volume, empty.ref_empty_nan)
+    pooled = Derivation(empty_score, foreground, np.ones(1), empty.ref_empty_nan)
     counts, pooled_counts = ClassCounts.from_confusion(cms), ClassCounts.from_confusion(cms.sum(axis=0))
 
     per_class, pooled_class = {}, {}
@@ -74,8 +79,13 @@ def derive(
         elif spec.pooling is Pooling.SUM:
             pooled_class[spec.name] = per_class[spec.name][0].sum(axis=0)
     if regions:
-        _add_regions(per_class, pooled_class, cms, labels, regions, empty_score, per_cases.voxel_volume)
-    per_class.update(distance_arrays(scored, [*labels, *(region.name for region in regions)], distance_names))
+        _add_regions(
+            per_class, pooled_class, cms, labels, regions, empty_score, voxel_volume, ref_empty_nan=empty.ref_empty_nan
+        )
+    units = [*labels, *(region.name for region in regions)]
+    per_class.update(
+        distance_arrays(scored, units, distance_names, both_empty=(empty.both_empty_distance, empty.both_empty_bounded))
+    )
     lesion_values, lesion_pooled = lesion_arrays(scored, [*labels, *(region.name for region in regions)])
     per_class.update(lesion_values)
     pooled_class.update(lesion_pooled)
@@ -96,13 +106,16 @@ def _add_regions(
     regions: tuple[Region, ...],
     empty_score: float,
     voxel_volume: np.ndarray,
+    *,
+    ref_empty_nan: bool = False,
 ) -> None:
     """Append each region's column to the class-level metrics in ``per_class``, per case and pooled (case-level
     metrics, class means among them, stay over the labels)."""
     every = np.ones(len(regions), dtype=bool)
     counts = region_counts(cms, labels, list(regions))
     pooled_counts = region_counts(cms.sum(axis=0), labels, list(regions))
-    per_cases, pooled = Derivation(empty_score, every, voxel_volume), Derivation(empty_score, every, np.ones(1))
+    per_cases = Derivation(empty_score, every, voxel_volume, ref_empty_nan)
+    pooled = Derivation(empty_score, every, np.ones(1), ref_empty_nan)
     for name in list(per_class):
         spec = resolve_metric(name)
         values, status = _named(spec.compute(counts, per_cases))
@@ -119,10 +132,17 @@ def _add_regions(
         pooled_class[name] = np.concatenate([pooled_class[name], region_pooled])
 
 
-def distance_arrays(scored: list[CaseRecord], labels: list[int | str], names: list[str]) -> MetricArrays:
+def distance_arrays(
+    scored: list[CaseRecord],
+    labels: list[int | str],
+    names: list[str],
+    *,
+    both_empty: tuple[float, float] = (np.nan, np.nan),
+) -> MetricArrays:
     """Distance metrics of the scored cases as (cases, classes) arrays.
 
-    A label absent from both masks of a case is NaN with status ``both_empty``; the background,
+    A label absent from both masks of a case has status ``both_empty`` and the value ``both_empty`` gives (distances,
+    then NSD and boundary IoU; NaN unless ``--empty-policy`` says otherwise); the background,
     when it was not computed (``include_background`` off), is NaN with status ``not_computed`` and
     is left out of the tables.
     """
@@ -138,6 +158,7 @@ def distance_arrays(scored: list[CaseRecord], labels: list[int | str], names: li
                     values[i, j], status[i, j] = value, str(value_status)
                 elif label in present:
                     status[i, j] = Status.NOT_COMPUTED.value
+        values[status == Status.BOTH_EMPTY.value] = both_empty[name in BOUNDED_DISTANCES]
         arrays[name] = (values, status)
     return arrays
 

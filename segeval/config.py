@@ -113,13 +113,11 @@ class _ScoreConfigMethods:
 
     def distance_metrics(self) -> list[str]:
         """Distance metrics to compute, in order: from ``metrics``, ``hd_percentile`` and the gates."""
-        from segeval.metrics.catalog import LESION_FAMILY, expand_metrics, resolve_metric
-        from segeval.registry import normalise_name
+        from segeval.metrics.catalog import expand_metrics, resolve_metric
 
         names = list(self.metrics or ())
         if self.hd_percentile is not None:
             names.append(f"hd{self.hd_percentile:g}")
-        names = [name for name in names if normalise_name(name) != LESION_FAMILY]  # lesion_metrics() takes it
         specs = expand_metrics(names)  # a metric or a family (cm, distance); an unknown name is a did-you-mean error
         specs += [resolve_metric(gate.metric) for gate in self.parsed_gates() if gate.is_metric]
         wanted: list[str] = []
@@ -144,14 +142,11 @@ class _ScoreConfigMethods:
 
     def lesion_metrics(self) -> list[str]:
         """Lesion-wise metrics to compute, in catalog order: named in ``metrics`` (``lesion``: all of them) or a gate."""
-        from segeval.metrics.catalog import CATALOG, LESION_FAMILY, expand_metrics, resolve_metric
-        from segeval.registry import normalise_name
+        from segeval.metrics.catalog import CATALOG, expand_metrics
 
-        named = [name for name in self.metrics or () if normalise_name(name) != LESION_FAMILY]
-        every = len(named) < len(self.metrics or ())
-        wanted = {spec.name for spec in expand_metrics(named)}  # a metric or a family (cm, distance)
-        wanted |= {resolve_metric(gate.metric).name for gate in self.parsed_gates() if gate.is_metric}
-        return [spec.name for spec in CATALOG if spec.needs_lesions and (every or spec.name in wanted)]
+        names = list(self.metrics or ()) + [gate.metric for gate in self.parsed_gates() if gate.is_metric]
+        wanted = {spec.name for spec in expand_metrics(names)}  # a metric or a family (lesion, cm, distance)
+        return [spec.name for spec in CATALOG if spec.needs_lesions and spec.name in wanted]
 
     def lesion_options(self):
         """The :class:`segeval.metrics.lesion.LesionOptions` of this run: ``lesion_preset``, then the lesion options

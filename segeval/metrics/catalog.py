@@ -766,8 +766,6 @@ _BRATS_REF = (
 )
 _PQ_REF = "Kirillov et al. 2019, Panoptic segmentation, doi:10.1109/CVPR.2019.00963"
 _WMH_REF = "Kuijf et al. 2019, Standardized assessment of automatic segmentation of white matter hyperintensities, doi:10.1109/TMI.2019.2905770"
-LESION_FAMILY = "lesion"
-"""``--metrics lesion`` asks for every lesion-wise metric."""
 
 
 _LESION_COUNT_EMPTY = "no lesion: 0"

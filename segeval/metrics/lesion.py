@@ -530,23 +530,3 @@ def pooled_detection(tp: float, fn: float, fp: float, tp_pred: float, iou_sum: f
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     sq = iou_sum / tp if tp else 0.0
     return {"lesion_recall": recall, "lesion_precision": precision, "lesion_f1": f1, "pq": sq * f1, "sq": sq, "rq": f1}
-
-
-LESION_METRICS = (
-    "lesion_tp",
-    "lesion_fp",
-    "lesion_fn",
-    "lesion_recall",
-    "lesion_precision",
-    "lesion_f1",
-    "pq",
-    "sq",
-    "rq",
-    "lesion_dice",
-    "lesion_iou",
-    "lesion_hd95",
-    "lesion_assd",
-    "lesion_merged",
-    "lesion_split",
-)
-"""Every case value :func:`lesion_metrics` gives."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +75,79 @@ def test_pandas_and_scipy_are_not_imported_before_the_first_case(folder):
         cwd=ROOT,
     ).stdout
     assert out.split() == ["[]", "True"]
+
+
+def _side_name(path) -> str:
+    """``pred/c0.png`` for ``.../pred/c0.png``."""
+    return "/".join(Path(path).parts[-2:])
+
+
+def _decode_counter(monkeypatch) -> Counter:
+    """Count the pixel decodes per file at the libraries' doors: Pillow's tile decoding, SimpleITK's reader,
+    NumPy's array reader (per stream name; an ``.npz`` member counts under ``npz:``), and segeval's own
+    read of float NIfTI voxels."""
+    import PIL.ImageFile
+    import SimpleITK as sitk
+
+    from segeval.io import nifti_check, readers
+
+    decodes: Counter = Counter()
+
+    def counted(name, original):
+        def wrapper(*args, **kwargs):
+            decodes[name(*args)] += 1
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    pillow_load = PIL.ImageFile.ImageFile.load
+
+    def load(self):
+        if self.tile:  # not yet decoded: the later calls (tobytes, __array_interface__) decode nothing
+            decodes[_side_name(self.filename)] += 1
+        return pillow_load(self)
+
+    monkeypatch.setattr(PIL.ImageFile.ImageFile, "load", load)
+    monkeypatch.setattr(
+        sitk.ImageFileReader, "Execute", counted(lambda r: _side_name(r.GetFileName()), sitk.ImageFileReader.Execute)
+    )
+    voxels = counted(lambda p, *_: _side_name(p), nifti_check.float_voxels)
+    monkeypatch.setattr(readers, "float_voxels", voxels)
+    monkeypatch.setattr(nifti_check, "float_voxels", voxels)  # the NaN scan of SimpleITK-decoded float files
+    read_array = np.lib.format.read_array
+    monkeypatch.setattr(
+        np.lib.format,
+        "read_array",
+        counted(lambda fp, *_: _side_name(fp.name) if Path(fp.name).is_absolute() else "npz:", read_array),
+    )
+    return decodes
+
+
+def test_each_file_of_a_case_is_decoded_exactly_once(files, monkeypatch):
+    """Headers are read before decoding (sizes checked), but the pixels of every file are decoded once."""
+    import segeval
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(4, 16, 16)).astype(np.uint8)
+    probs = rng.random((3, 4, 16, 16)).astype(np.float32)
+    for i in range(2):
+        files.image(f"png/gt/c{i}.png", labels[0])
+        files.image(f"png/pred/c{i}.png", labels[1])
+        files.sitk_image(f"nii/gt/c{i}.nii.gz", labels, spacing=(1.0, 1.0, 2.0))
+        files.sitk_image(f"nii/pred/c{i}.nii.gz", labels[::-1].copy(), spacing=(1.0, 1.0, 2.0))
+        files.sitk_image(f"nii_float/gt/c{i}.nii.gz", labels, spacing=(1.0, 1.0, 2.0))
+        files.nifti_4d(f"nii_float/pred/c{i}.nii.gz", probs, spacing=(1.0, 1.0, 2.0))
+        files.sitk_image(f"mha/gt/c{i}.mha", labels)
+        files.sitk_image(f"mha/pred/c{i}.mha", labels[::-1].copy())
+        files.image(f"npy/gt/c{i}.png", labels[0])
+        files.npy(f"npy/pred/c{i}.npy", probs[:, 0])
+        files.image(f"npz/gt/c{i}.png", labels[0])
+        files.npz(f"npz/pred/c{i}.npz", probs=probs[:, 0], other=labels[0])
+    for folder in ("png", "nii", "nii_float", "mha", "npy", "npz"):
+        decodes = _decode_counter(monkeypatch)
+        result = segeval.score(files.root / folder / "pred", files.root / folder / "gt", device="cpu")
+        monkeypatch.undo()
+        assert not result.failed, result.failed
+        names = {f"{side}/{p.name}" for side in ("pred", "gt") for p in (files.root / folder / side).iterdir()}
+        npz = {name for name in names if name.endswith(".npz")}
+        assert decodes == Counter({name: 1 for name in names - npz} | ({"npz:": len(npz)} if npz else {})), folder

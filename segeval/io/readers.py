@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from segeval.errors import InputError
+from segeval.io.nifti_check import NiftiLayout, check_nifti_size, float_voxels, non_finite_voxels
 from segeval.options import BY_NAME
 
 PILLOW_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
@@ -123,12 +124,15 @@ class ImageHeader:
         As in :class:`ImageData`.
     member : str or None
         The array an ``.npz`` is read from (one of :data:`NPZ_KEYS`, or its only array).
+    nifti : NiftiLayout or None
+        Where a NIfTI file's voxels are (:mod:`segeval.io.nifti_check`), read once with the header.
     """
 
     path: Path
     shape: tuple[int, ...]
     channel_axis: int | None = None
     member: str | None = None
+    nifti: NiftiLayout | None = None
 
     @property
     def values(self) -> int:
@@ -198,7 +202,7 @@ def decode_image(header: ImageHeader, *, palette: dict[tuple[int, ...], int] | N
     if suffix in PILLOW_SUFFIXES:
         image = _read_pillow(path, palette)
     elif suffix in SITK_SUFFIXES:
-        image = _read_sitk(path)
+        image = _read_sitk(header)
     else:
         image = _read_numpy(header)
     if image.array.shape != header.shape:
@@ -310,41 +314,48 @@ def _sitk_header(path: Path) -> ImageHeader:
         reader.ReadImageInformation()
     except RuntimeError as exc:
         raise InputError(f"{path}: cannot read image ({_itk_reason(exc)})") from None
-    if format_suffix(path) in (".nii", ".nii.gz"):
-        from segeval.io.nifti_check import check_nifti_size
-
-        check_nifti_size(path)
+    layout = check_nifti_size(path) if format_suffix(path) in (".nii", ".nii.gz") else None
     shape = tuple(reversed(reader.GetSize()))
     components = reader.GetNumberOfComponents()
     if components > 1:
-        return ImageHeader(path=path, shape=(*shape, components), channel_axis=len(shape))
-    return ImageHeader(path=path, shape=shape, channel_axis=0 if len(shape) == 4 else None)
+        return ImageHeader(path=path, shape=(*shape, components), channel_axis=len(shape), nifti=layout)
+    return ImageHeader(path=path, shape=shape, channel_axis=0 if len(shape) == 4 else None, nifti=layout)
 
 
-def _read_sitk(path: Path) -> ImageData:
+def _read_sitk(header: ImageHeader) -> ImageData:
+    """Decode with SimpleITK, the voxels once: unscaled float NIfTI voxels are read by
+    :func:`~segeval.io.nifti_check.float_voxels` (niftilib would zero their NaN and infinite values) and
+    SimpleITK reads only the geometry."""
     sitk = _simpleitk()
-
+    path, layout = header.path, header.nifti
+    own = layout is not None and layout.plain_float and layout.n_voxels == math.prod(header.shape)
     try:
-        image = sitk.ReadImage(str(path))
+        if own:
+            source = sitk.ImageFileReader()
+            source.SetFileName(str(path))
+            source.ReadImageInformation()
+            components = source.GetNumberOfComponents()
+            array = float_voxels(path, layout).reshape(header.shape)
+        else:
+            source = sitk.ReadImage(str(path))
+            components = source.GetNumberOfComponentsPerPixel()
+            array = sitk.GetArrayFromImage(source)
     except RuntimeError as exc:
         raise InputError(f"{path}: cannot read image ({_itk_reason(exc)})") from None
-    array = sitk.GetArrayFromImage(image)
-    if format_suffix(path) in (".nii", ".nii.gz"):
-        from segeval.io.nifti_check import non_finite_voxels
-
-        non_finite = non_finite_voxels(path)
+    if layout is not None and not own:
+        non_finite = non_finite_voxels(path, layout)
         if non_finite is not None:
-            if image.GetNumberOfComponentsPerPixel() != 1 or not np.issubdtype(array.dtype, np.floating):
+            if components != 1 or not np.issubdtype(array.dtype, np.floating):
                 raise InputError(f"{path}: {non_finite[0].size} NaN or infinite voxel values")
             if non_finite[0].max() >= array.size:
                 raise InputError(f"{path}: the NIfTI header and SimpleITK disagree on the number of voxels")
             array.reshape(-1)[non_finite[0]] = non_finite[1]  # niftilib read them as 0
-    dim = image.GetDimension()
-    spacing = tuple(reversed(image.GetSpacing()))
-    origin = tuple(reversed(image.GetOrigin()))
-    direction = tuple(image.GetDirection())
+    dim = source.GetDimension()
+    spacing = tuple(reversed(source.GetSpacing()))
+    origin = tuple(reversed(source.GetOrigin()))
+    direction = tuple(source.GetDirection())
     channel_axis = None
-    if image.GetNumberOfComponentsPerPixel() > 1:
+    if components > 1:
         channel_axis = array.ndim - 1
     elif dim == 4:
         # A 4-D NIfTI stores channels in its 4th dimension (x, y, z, c) → array axis 0.

@@ -7,8 +7,11 @@ to the decorator). The wrapper exposes
 - ``fn.validate(**options) -> dict``: the normalised options (enums, floats, tensors), raising
   :class:`~segeval.errors.UsageError` with the loss name, the argument, what was expected and what
   was given; unknown option names are refused the same way;
-- ``fn.raw(input, target, **options)``: the unvalidated kernel, used by the modules, which
+- ``fn.raw(input, target, mask, **options)``: the unvalidated kernel, used by the modules, which
   validate once in their constructor.
+
+Every kernel's third parameter is ``mask`` (a per-call tensor, not an option): the public function
+and ``LossModule.forward`` take it as ``loss(input, target, mask)`` or ``mask=``.
 
 :class:`LossModule` is the thin ``torch.nn.Module`` base: it validates its options with the
 function's validator, stores tensors (class weights) as registered buffers and calls ``fn.raw``.
@@ -26,7 +29,7 @@ import torch
 from torch import nn
 
 from segeval.errors import UsageError
-from segeval.losses._enums import Aggregation, Mode, Reduction, UnifiedVariant, as_enum
+from segeval.losses._enums import Aggregation, Average, Mode, Reduction, UnifiedVariant, WeightType, as_enum
 
 Validator = Callable[[str, Any], Any]
 
@@ -167,6 +170,42 @@ def ignore_index(argument: str, value: Any) -> int | None:
     return integer()(argument, value)
 
 
+def positive_weight(argument: str, value: Any) -> float | torch.Tensor:
+    """``pos_weight``: one positive number, or one per channel (a tensor, a buffer in the module)."""
+    if _is_number(value):
+        return number(low=0, low_open=True)(argument, value)
+    tensor = weights()(argument, value)
+    if bool((tensor <= 0).any()):
+        raise UsageError(f"Expected `{argument}` to hold positive numbers, got {tensor.tolist()}")
+    return tensor
+
+
+positive_weight.is_tensor = True  # type: ignore[attr-defined]
+
+
+def check_smoothing(options: dict[str, Any]) -> None:
+    """``smooth`` sets both ``smooth_nr`` and ``smooth_dr``: giving it with either is ambiguous."""
+    if options.get("smooth") is not None and (
+        options.get("smooth_nr") is not None or options.get("smooth_dr") is not None
+    ):
+        raise UsageError(
+            "give either `smooth` (numerator and denominator) or `smooth_nr`/`smooth_dr`, not both",
+            hint="smooth=s is smooth_nr=s, smooth_dr=s",
+        )
+
+
+#: ``smooth`` of the losses that also take ``smooth_nr``/``smooth_dr`` (None: the loss's default).
+OPTIONAL_SMOOTH = optional(number(low=0))
+
+
+def smoothing(
+    smooth: float | None, smooth_nr: float | None, smooth_dr: float | None, default: float
+) -> tuple[float, float]:
+    """``(numerator, denominator)`` smoothing from the three options (validated by :func:`check_smoothing`)."""
+    base = default if smooth is None else smooth
+    return (base if smooth_nr is None else smooth_nr), (base if smooth_dr is None else smooth_dr)
+
+
 COMMON: dict[str, Validator] = {
     "mode": enum_of(Mode),
     "from_logits": boolean,
@@ -176,8 +215,15 @@ COMMON: dict[str, Validator] = {
     "include_background": boolean,
     "ignore_index": ignore_index,
     "smooth": number(low=0),
+    "smooth_nr": optional(number(low=0)),
+    "smooth_dr": optional(number(low=0)),
     "spacing": spacing,
     "weight": optional(weights()),
+    "pos_weight": optional(positive_weight),
+    "label_smoothing": number(low=0, high=1),
+    "average": enum_of(Average),
+    "w_type": enum_of(WeightType),
+    "soft_label": boolean,
 }
 
 
@@ -193,10 +239,15 @@ def loss_function(
     """Wrap a loss kernel ``fn(input, target, *, **options)`` with option validation.
 
     ``validators`` override or extend :data:`COMMON` by parameter name; ``check`` receives the
-    normalised options and may raise :class:`UsageError` for combinations that cannot work.
+    normalised options and may raise :class:`UsageError` for combinations that cannot work
+    (:func:`check_smoothing` runs for every loss with ``smooth_nr``).
+    The kernel's signature is ``fn(input, target, mask=None, *, ...options)``.
     """
 
     def wrap(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        signature = list(inspect.signature(fn).parameters)
+        if signature[:3] != ["input", "target", "mask"]:  # a programming error in this package
+            raise TypeError(f"{name}: a loss kernel takes (input, target, mask=None, *, ...), got {signature}")
         params = [p for p in inspect.signature(fn).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
         table: dict[str, Validator] = {}
         for p in params:
@@ -220,16 +271,19 @@ def loss_function(
                     out[p.name] = table[p.name](p.name, value)
                 except UsageError as error:
                     raise UsageError(f"{name}: {error.message}", hint=error.hint) from None
-            if check is not None:
+            checks = [c for c in (check_smoothing if "smooth_nr" in out else None, check) if c is not None]
+            for each in checks:
                 try:
-                    check(out)
+                    each(out)
                 except UsageError as error:
                     raise UsageError(f"{name}: {error.message}", hint=error.hint) from None
             return out
 
         @functools.wraps(fn)
-        def public(input: torch.Tensor, target: torch.Tensor, **options: Any) -> torch.Tensor:
-            return fn(input, target, **validate(**options))
+        def public(
+            input: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, **options: Any
+        ) -> torch.Tensor:
+            return fn(input, target, mask, **validate(**options))
 
         public.validate = validate  # type: ignore[attr-defined]
         public.raw = fn  # type: ignore[attr-defined]
@@ -282,9 +336,12 @@ class LossModule(nn.Module):
                 out[key] = buffer
         return out
 
-    def forward(self, input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Compute the loss of ``input`` (logits or probabilities) against ``target``."""
-        return type(self).function.raw(input, target, **self.options)  # type: ignore[attr-defined]
+    def forward(self, input: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Compute the loss of ``input`` (logits or probabilities) against ``target``.
+
+        ``mask`` (optional, per call): pixels where it is 0 count nowhere (shapes: :func:`prepare`).
+        """
+        return type(self).function.raw(input, target, mask, **self.options)  # type: ignore[attr-defined]
 
     def extra_repr(self) -> str:
         parts = []

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from segeval.errors import UsageError
 
-__all__ = ["Aggregation", "Family", "Mode", "Reduction", "UnifiedVariant", "as_enum"]
+__all__ = ["Aggregation", "Average", "Family", "Mode", "Reduction", "UnifiedVariant", "WeightType", "as_enum"]
 
 StrEnum = enum.StrEnum
 
@@ -51,6 +51,26 @@ class Aggregation(StrEnum):
 
     IMAGE = "image"
     BATCH = "batch"
+
+
+class Average(StrEnum):
+    """How a region loss combines its classes.
+
+    - ``macro``: one score per class, then their mean (the default of every region loss).
+    - ``micro``: the soft counts of the kept classes are pooled first, one score from the pooled
+      counts (one value per image, or one for the batch).
+    """
+
+    MACRO = "macro"
+    MICRO = "micro"
+
+
+class WeightType(StrEnum):
+    """Class weights of the generalised Dice loss from the target volume ``G_c`` (MONAI's ``w_type``)."""
+
+    SQUARE = "square"  #: 1 / G_c^2 (Sudre et al.)
+    SIMPLE = "simple"  #: 1 / G_c
+    UNIFORM = "uniform"  #: 1
 
 
 class Family(StrEnum):

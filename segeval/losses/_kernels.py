@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from segeval.errors import UsageError
-from segeval.losses._enums import Aggregation, Mode, Reduction
+from segeval.losses._enums import Aggregation, Average, Mode, Reduction
 
 LN2 = math.log(2.0)
 
@@ -72,8 +72,9 @@ class Prepared:
         The input (logits, probabilities or log-probabilities) in the compute dtype.
     g : Tensor ``(B, C, *S)``
         Targets in ``[0, 1]``: one-hot for multi-class index targets; zero at ignored pixels.
-    valid : Tensor ``(B, 1, *S)`` or None
-        1 where the pixel counts, 0 where ``target == ignore_index``; None when all count.
+    valid : Tensor ``(B, 1, *S)``, ``(B, C, *S)`` (multilabel, per element) or None
+        1 where the pixel counts, 0 where ``target == ignore_index`` or ``mask == 0``; None when
+        neither ``ignore_index`` nor ``mask`` was given.
     index : Tensor ``(B, *S)`` long or None
         Class indices (multi-class index targets only; ignored pixels hold 0).
     """
@@ -149,6 +150,44 @@ def _shape(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ")"
 
 
+def value_checks_enabled(x: torch.Tensor) -> bool:
+    """Whether :func:`prepare` checks tensor *values* (label range, ``[0, 1]`` targets and probabilities).
+
+    Only for CPU tensors in eager mode: reading a minimum back from an accelerator would stop the
+    host until the device catches up at every training step, and ``torch.compile`` would break the
+    graph there. Shapes, dtypes and options are always checked. On CUDA an out-of-range class index
+    still fails loudly (``one_hot``'s device-side assert); check value ranges once in the data
+    pipeline, or run one batch on the CPU.
+    """
+    return x.device.type == "cpu" and not torch.compiler.is_compiling()
+
+
+def _mask_view(mask: object, input: torch.Tensor, mode: Mode, loss: str) -> torch.Tensor:
+    """``mask`` as a boolean ``(B | 1, 1 | C, *S | 1)`` tensor on the input's device; nonzero = counted.
+
+    Accepted shapes: ``(B, *S)``, ``(B, 1, *S)``, and ``(B, C, *S)`` in multilabel mode (one mask per
+    label); any axis may be 1 (broadcast).
+    """
+    if not isinstance(mask, torch.Tensor):
+        raise UsageError(f"{loss}: expected `mask` to be a torch tensor or None, got {type(mask).__name__}")
+    if mask.ndim == input.ndim - 1:
+        mask = mask.unsqueeze(1)
+    channels_ok = mask.ndim == input.ndim and mask.shape[1] in (
+        (1, input.shape[1]) if mode is Mode.MULTILABEL else (1,)
+    )
+    others_ok = mask.ndim == input.ndim and all(
+        m in (1, n) for i, (m, n) in enumerate(zip(mask.shape, input.shape, strict=True)) if i != 1
+    )
+    if not (channels_ok and others_ok):
+        batch, spatial = input.shape[0], ", ".join(map(str, input.shape[2:]))
+        per_label = f" or ({batch}, {input.shape[1]}, {spatial})" if mode is Mode.MULTILABEL else ""
+        raise UsageError(
+            f"{loss}: expected `mask` of shape ({batch}, {spatial}) or ({batch}, 1, {spatial}){per_label} "
+            f"(axes of size 1 broadcast), got {_shape(mask)}"
+        )
+    return mask.to(input.device) != 0
+
+
 def prepare(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -156,12 +195,18 @@ def prepare(
     from_logits: bool,
     *,
     ignore_index: int | None = None,
+    mask: torch.Tensor | None = None,
     log_input: bool = False,
     loss: str = "loss",
 ) -> Prepared:
     """Check shapes and values, move ``target`` to ``input``'s device, and build :class:`Prepared`.
 
-    ``log_input`` (NLL only): with ``from_logits=False`` the input holds log-probabilities.
+    ``ignore_index`` and ``mask`` select the pixels that count (``Prepared.valid``). Ignored pixels
+    count nowhere: their input is replaced by 0 before the activation (so whatever it holds, even
+    inf or NaN, changes neither value nor gradient) and their target by 0. Losses then multiply
+    every per-pixel term and every soft count by ``valid`` (:meth:`Prepared.masked`,
+    :func:`region_maps`). ``log_input`` (NLL only): with ``from_logits=False`` the input holds
+    log-probabilities.
     """
     if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
         raise UsageError(
@@ -180,7 +225,8 @@ def prepare(
     batch, channels, spatial = input.shape[0], input.shape[1], tuple(input.shape[2:])
     target = target.to(input.device)
     index: torch.Tensor | None = None
-    valid: torch.Tensor | None = None
+    keep: torch.Tensor | None = None  # boolean, True where the pixel counts
+    check_values = value_checks_enabled(z)
 
     if mode is Mode.BINARY and channels != 1:
         raise UsageError(
@@ -205,11 +251,10 @@ def prepare(
                 )
             labels = target.reshape(batch, *spatial).long()
             if ignore_index is not None:
-                keep = labels != ignore_index
-                labels = torch.where(keep, labels, torch.zeros_like(labels))
-                if not bool(keep.all()):
-                    valid = keep.unsqueeze(1).to(dtype)
-            if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= channels):
+                kept = labels != ignore_index
+                labels = torch.where(kept, labels, torch.zeros_like(labels))
+                keep = kept.unsqueeze(1)
+            if check_values and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= channels):
                 raise UsageError(
                     f"{loss}: expected class indices in [0, {channels - 1}] for {channels} input "
                     f"channels, got values from {int(labels.min())} to {int(labels.max())}"
@@ -217,8 +262,6 @@ def prepare(
                 )
             index = labels
             g = F.one_hot(labels, channels).movedim(-1, 1).to(dtype)
-            if valid is not None:
-                g = g * valid
         else:
             raise UsageError(
                 f"{loss}: multiclass mode expects `target` of shape (B, *spatial) = "
@@ -236,16 +279,22 @@ def prepare(
             )
             raise UsageError(f"{loss}: {mode.value} mode expects `target` of shape {expected}, got {_shape(target)}")
         if ignore_index is not None:
-            keep = target != ignore_index
-            if not bool(keep.all()):
-                valid = keep.all(dim=1, keepdim=True).to(dtype) if mode is Mode.BINARY else keep.to(dtype)
-                target = torch.where(keep, target, torch.zeros_like(target))
+            keep = target != ignore_index  # per element: (B, C, *S)
+            target = torch.where(keep, target, torch.zeros_like(target))
         g = target.to(dtype)
-        if valid is not None and mode is Mode.MULTILABEL:
-            # per-element validity for multilabel targets: keep the (B, C, *S) mask
-            g = g * valid
 
-    if g.numel():
+    if mask is not None:
+        m = _mask_view(mask, input, mode, loss)
+        keep = m if keep is None else keep & m
+    valid: torch.Tensor | None = None
+    if keep is not None:
+        shape = (batch, channels if keep.shape[1] > 1 else 1, *spatial)
+        keep = torch.broadcast_to(keep, shape)
+        valid = keep.to(dtype)
+        g = g * valid
+        z = torch.where(keep, z, torch.zeros_like(z))
+
+    if check_values and g.numel():
         low, high = float(g.min()), float(g.max())
         if low < 0 or high > 1 or math.isnan(low) or math.isnan(high):
             raise UsageError(
@@ -254,14 +303,15 @@ def prepare(
             )
     if not from_logits and z.numel():
         if log_input:
-            top = float(z.detach().max())
-            if top > 1e-6:
-                raise UsageError(
-                    f"{loss}: expected log-probabilities (<= 0) as input, got a maximum of {top:g}",
-                    hint="pass from_logits=True for raw network outputs",
-                )
+            if check_values:
+                top = float(z.detach().max())
+                if top > 1e-6:
+                    raise UsageError(
+                        f"{loss}: expected log-probabilities (<= 0) as input, got a maximum of {top:g}",
+                        hint="pass from_logits=True for raw network outputs",
+                    )
             z = z.clamp(max=0.0)
-        else:
+        elif check_values:
             low, high = float(z.min()), float(z.max())
             if low < 0 or high > 1:
                 raise UsageError(
@@ -270,6 +320,27 @@ def prepare(
                     hint="pass from_logits=True for raw network outputs",
                 )
     return Prepared(mode, from_logits, z, g, valid, index, log_input)
+
+
+def region_maps(prep: Prepared, include_background: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(p, g, valid)`` of the channels a region loss uses, ``p`` and ``g`` zero at ignored pixels.
+
+    Soft counts of these maps (:func:`region_counts`) leave ignored pixels out of TP, FP and FN; a
+    loss that needs true negatives multiplies ``(1 - p)(1 - g)`` by ``valid`` (None: all count).
+    """
+    channels = prep.channels(include_background)
+    valid = prep.valid
+    if valid is not None and valid.shape[1] > 1:
+        valid = valid[:, channels]
+    return prep.masked(prep.p)[:, channels], prep.g[:, channels], valid
+
+
+def counted(prep: Prepared, like: torch.Tensor) -> torch.Tensor | None:
+    """The number of counted elements of a per-pixel map ``like`` ``(B, 1 | C, *S)``: the ``mean`` denominator.
+
+    None when every pixel counts (``reduce`` then divides by ``like.numel()``).
+    """
+    return None if prep.valid is None else prep.valid.expand_as(like).sum()
 
 
 # --------------------------------------------------------------------------- categorical view
@@ -338,55 +409,111 @@ def sum_dims(x: torch.Tensor, aggregation: Aggregation) -> tuple[int, ...]:
     return dims if aggregation is Aggregation.IMAGE else (0, *dims)
 
 
-def soft_counts(
-    p: torch.Tensor,
-    g: torch.Tensor,
-    aggregation: Aggregation,
-    *,
-    squared: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Soft ``(TP, FP, FN)`` of ``(B, K, *S)`` maps, shape ``(B, K)`` (image) or ``(K,)`` (batch).
-
-    With ``squared=True`` (V-Net) the prediction and target sizes are ``sum p^2`` and ``sum g^2``,
-    and ``FP = sum p^2 - TP``, ``FN = sum g^2 - TP``, so ``2TP + FP + FN = sum p^2 + sum g^2``.
-    """
-    dims = sum_dims(p, aggregation)
-    tp = (p * g).sum(dims)
-    if squared:
-        return tp, (p * p).sum(dims) - tp, (g * g).sum(dims) - tp
-    return tp, (p * (1.0 - g)).sum(dims), ((1.0 - p) * g).sum(dims)
-
-
 def tversky_index(
     tp: torch.Tensor,
     fp: torch.Tensor,
     fn: torch.Tensor,
     alpha: float,
     beta: float,
-    smooth: float,
+    smooth_nr: float,
+    smooth_dr: float | None = None,
 ) -> torch.Tensor:
-    """The one region kernel: ``(TP + s) / (TP + alpha FP + beta FN + s)``; ``0/0`` → 1.
+    """The one region kernel: ``(TP + s_nr) / (TP + alpha FP + beta FN + s_dr)``; ``0/0`` → 1.
 
-    Dice with smoothing ``s`` placed as ``(2TP + s)/(2TP + FP + FN + s)`` is
-    ``tversky_index(alpha=beta=1/2, smooth=s/2)``; IoU ``(TP + s)/(TP + FP + FN + s)`` is
-    ``alpha=beta=1``. An empty target with an empty prediction (all counts 0, ``s = 0``) scores 1.
+    ``smooth_dr`` defaults to ``smooth_nr``. Dice with smoothing placed as
+    ``(2TP + s_nr)/(2TP + FP + FN + s_dr)`` is ``alpha=beta=1/2`` with both halved; IoU
+    ``(TP + s)/(TP + FP + FN + s)`` is ``alpha=beta=1``. An empty target with an empty prediction
+    (all counts 0, no smoothing) scores 1.
     """
-    num = tp + smooth
-    den = tp + alpha * fp + beta * fn + smooth
+    num = tp + smooth_nr
+    den = tp + alpha * fp + beta * fn + (smooth_nr if smooth_dr is None else smooth_dr)
     return safe_divide(num, den, 1.0)
+
+
+def soft_intersection(p: torch.Tensor, g: torch.Tensor, soft_label: bool) -> torch.Tensor:
+    """Element-wise intersection: ``p g``, or with ``soft_label`` the L1 form ``(p + g - |p - g|)/2``.
+
+    The L1 form equals ``min(p, g)``: for a soft target it is largest (``= g``) at ``p = g``, where
+    ``p g < g``; its gradient is 1/2 at ``p = g`` (torch's ``abs`` has gradient 0 at 0). MONAI's
+    ``soft_label=True``; for 0/1 targets both forms agree.
+    """
+    if soft_label:
+        return (p + g - (p - g).abs()) / 2.0
+    return p * g
+
+
+def region_counts(
+    p: torch.Tensor,
+    g: torch.Tensor,
+    aggregation: Aggregation,
+    *,
+    squared: bool = False,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
+    average: Average = Average.MACRO,
+    loss: str = "loss",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Soft ``(TP, FP, FN)`` of ``(B, K, *S)`` maps per class, optionally pooled over the classes.
+
+    ``TP = sum p g`` (or the L1 form with ``soft_label``, :func:`soft_intersection`),
+    ``FP = sum p - TP``, ``FN = sum g - TP``; with ``squared=True`` (V-Net) the sizes are
+    ``sum p^2`` and ``sum g^2``, so ``2TP + FP + FN = sum p^2 + sum g^2``. Shapes ``(B, K)``
+    (image) or ``(K,)`` (batch).
+    ``average="micro"`` sums the counts of the K classes (weighted by ``weight`` when given) into one
+    set per image (``(B, 1)``) or for the batch (``(1,)``); ``macro`` leaves ``(B, K)`` / ``(K,)``.
+    """
+    dims = sum_dims(p, aggregation)
+    tp = soft_intersection(p, g, soft_label).sum(dims)
+    if squared:
+        fp, fn = (p * p).sum(dims) - tp, (g * g).sum(dims) - tp
+    else:
+        fp, fn = p.sum(dims) - tp, g.sum(dims) - tp
+    if average is Average.MICRO:
+        if weight is not None:
+            w = class_weight_vector(weight, tp.shape[-1], tp, loss)
+            tp, fp, fn = tp * w, fp * w, fn * w
+        tp, fp, fn = (x.sum(-1, keepdim=True) for x in (tp, fp, fn))
+    return tp, fp, fn
+
+
+def class_weight_vector(
+    weight: torch.Tensor, k: int, like: torch.Tensor, loss: str, what: str = "class the loss keeps"
+) -> torch.Tensor:
+    """``weight`` checked against its ``K`` classes (or channels), in ``like``'s dtype and device."""
+    if weight.numel() != k:
+        raise UsageError(f"{loss}: expected `weight` to have {k} entries (one per {what}), got {weight.numel()}")
+    return weight.to(like)
+
+
+def class_weighted(per_class: torch.Tensor, weight: torch.Tensor | None, loss: str) -> torch.Tensor:
+    """Per-class losses ``(..., K)`` times the class weights (MONAI's meaning: before the reduction)."""
+    if weight is None:
+        return per_class
+    return per_class * class_weight_vector(weight, per_class.shape[-1], per_class, loss)
 
 
 def dice_score(
     p: torch.Tensor,
     g: torch.Tensor,
     aggregation: Aggregation,
-    smooth: float,
+    smooth_nr: float,
+    smooth_dr: float | None = None,
     *,
     squared: bool = False,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
+    average: Average = Average.MACRO,
+    loss: str = "loss",
 ) -> torch.Tensor:
-    """Soft Dice ``(2TP + s)/(|P| + |G| + s)`` per image and class, or per class (batch)."""
-    tp, fp, fn = soft_counts(p, g, aggregation, squared=squared)
-    return tversky_index(tp, fp, fn, 0.5, 0.5, smooth / 2.0)
+    """Soft Dice ``(2TP + s_nr)/(|P| + |G| + s_dr)`` per image and class, or per class (batch).
+
+    ``average="micro"``: one value per image (``(B, 1)``) or for the batch (``(1,)``).
+    """
+    tp, fp, fn = region_counts(
+        p, g, aggregation, squared=squared, soft_label=soft_label, weight=weight, average=average, loss=loss
+    )
+    dr = smooth_nr if smooth_dr is None else smooth_dr
+    return tversky_index(tp, fp, fn, 0.5, 0.5, smooth_nr / 2.0, dr / 2.0)
 
 
 def safe_pow(x: torch.Tensor, exponent: float) -> torch.Tensor:

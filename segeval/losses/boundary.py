@@ -8,6 +8,10 @@ prediction) is copied to the host and the maps back. Distances are in the units 
 the whole image) has no boundary: its distance maps are 0 (MONAI's rule; scipy alone would measure
 distances to an implicit border for an all-true mask).
 
+Ignored pixels (``ignore_index``, ``mask``): prediction and target are set to 0 there before the
+distance maps and contours are built (so the maps see them as background), and the per-pixel terms
+are 0 there; ``mean`` divides by the counted elements.
+
 ``reduction="none"`` returns element-wise values, ``(B, K, *S)`` for ``boundary`` and
 ``hausdorff_dt`` (``K`` channels kept), and per-pixel values for ``shape_aware`` (CE shapes).
 """
@@ -27,7 +31,7 @@ from segeval.losses._distance import (
     signed_distance_map,
 )
 from segeval.losses._enums import Mode, Reduction
-from segeval.losses._kernels import categorical, pixel_output, prepare, reduce
+from segeval.losses._kernels import categorical, counted, pixel_output, prepare, reduce, region_maps
 
 __all__ = [
     "BoundaryLoss",
@@ -43,11 +47,13 @@ __all__ = [
 def boundary_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     spacing: float | tuple[float, ...] | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
     r"""Boundary loss (Kervadec et al., MIDL 2019 / MedIA 2021).
@@ -71,6 +77,8 @@ def boundary_loss(
         the reference code's, in units of ``spacing``, whatever the spacing.
     include_background : default True
         Multi-class mode: False drops class 0 (the reference used all classes on ACDC).
+    ignore_index, mask : optional
+        Ignored pixels: see the module docstring (target 0 before the transform, terms 0).
 
     Returns
     -------
@@ -99,11 +107,11 @@ def boundary_loss(
     >>> boundary_loss(g, g, from_logits=False).item()              # (0 - 1 + 0) / 6
     -0.1666666716337204
     """
-    prep = prepare(input, target, mode, from_logits, loss="boundary")
-    channels = prep.channels(include_background)
-    probs = prep.p[:, channels]
-    phi = signed_distance_map(prep.hard_target()[:, channels], spacing, dtype=probs.dtype)
-    return reduce(phi * probs, reduction)
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="boundary")
+    probs, g, _ = region_maps(prep, include_background)
+    phi = signed_distance_map(g > 0.5, spacing, dtype=probs.dtype)
+    loss = phi * probs
+    return reduce(loss, reduction, counted(prep, loss))
 
 
 class BoundaryLoss(LossModule):
@@ -118,6 +126,7 @@ class BoundaryLoss(LossModule):
         from_logits: bool = True,
         spacing: float | tuple[float, ...] | None = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         reduction: Reduction | str = "mean",
     ) -> None:
         super().__init__(
@@ -125,6 +134,7 @@ class BoundaryLoss(LossModule):
             from_logits=from_logits,
             spacing=spacing,
             include_background=include_background,
+            ignore_index=ignore_index,
             reduction=reduction,
         )
 
@@ -133,12 +143,14 @@ class BoundaryLoss(LossModule):
 def hausdorff_dt_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     alpha: float = 2.0,
     spacing: float | tuple[float, ...] | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
     r"""Hausdorff-distance loss, distance-transform version (Karimi & Salcudean, TMI 2019).
@@ -160,6 +172,8 @@ def hausdorff_dt_loss(
     include_background : default True
         Multi-class mode: False drops class 0. MONAI ``HausdorffDTLoss`` defaults to False (unlike
         its ``DiceLoss``); segeval keeps one default for every loss.
+    ignore_index, mask : optional
+        Ignored pixels: see the module docstring (prediction and target 0 before the transforms).
 
     Returns
     -------
@@ -186,12 +200,14 @@ def hausdorff_dt_loss(
     >>> round(hausdorff_dt_loss(p, g, from_logits=False).item(), 6)   # 0.16 * (1 + 1) / 4
     0.08
     """
-    prep = prepare(input, target, mode, from_logits, loss="hausdorff_dt")
-    channels = prep.channels(include_background)
-    probs, g = prep.p[:, channels], prep.g[:, channels]
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="hausdorff_dt")
+    probs, g, valid = region_maps(prep, include_background)
     d_g = boundary_distance_map(g > 0.5, spacing, dtype=probs.dtype, loss="hausdorff_dt")
     d_p = boundary_distance_map(probs.detach() > 0.5, spacing, dtype=probs.dtype, loss="hausdorff_dt")
-    return reduce((probs - g) ** 2 * (d_p**alpha + d_g**alpha), reduction)
+    loss = (probs - g) ** 2 * (d_p**alpha + d_g**alpha)
+    if valid is not None:
+        loss = loss * valid
+    return reduce(loss, reduction, counted(prep, loss))
 
 
 class HausdorffDTLoss(LossModule):
@@ -207,6 +223,7 @@ class HausdorffDTLoss(LossModule):
         alpha: float = 2.0,
         spacing: float | tuple[float, ...] | None = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         reduction: Reduction | str = "mean",
     ) -> None:
         super().__init__(
@@ -215,6 +232,7 @@ class HausdorffDTLoss(LossModule):
             alpha=alpha,
             spacing=spacing,
             include_background=include_background,
+            ignore_index=ignore_index,
             reduction=reduction,
         )
 
@@ -222,10 +240,11 @@ class HausdorffDTLoss(LossModule):
 def _contour_penalty(prep: Any, include_background: bool, spacing: Any) -> torch.Tensor:
     """:math:`E` in the categorical view's pixel shape ``(B, P, *S)`` (no gradient)."""
     with torch.no_grad():
+        probs = prep.masked(prep.p.detach())  # 0 at ignored pixels (argmax: class 0 there)
         if prep.mode is Mode.MULTICLASS:
-            predicted = F.one_hot(prep.p.detach().argmax(1), prep.num_channels).movedim(-1, 1).bool()
+            predicted = F.one_hot(probs.argmax(1), prep.num_channels).movedim(-1, 1).bool()
         else:
-            predicted = prep.p.detach() > 0.5
+            predicted = probs > 0.5
         gt_contour = contour(prep.hard_target())
         predicted_contour = contour(predicted)
         distance = distance_to_mask(gt_contour, spacing, dtype=prep.dtype, loss="shape_aware")
@@ -241,11 +260,13 @@ def _contour_penalty(prep: Any, include_background: bool, spacing: Any) -> torch
 def shape_aware_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     spacing: float | tuple[float, ...] | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
     r"""Shape-aware cross entropy after Al Arif et al. (MICCAI-MSKI 2017), with segeval's contour construction.
@@ -278,6 +299,9 @@ def shape_aware_loss(
     ----------
     spacing : float or sequence, optional
         Pixel spacing in array-axis order; :math:`E` is in its units.
+    ignore_index, mask : optional
+        Ignored pixels: prediction and target 0 (multi-class: class 0, the background) before the
+        contours; their CE terms are 0.
 
     Returns
     -------
@@ -310,11 +334,11 @@ def shape_aware_loss(
     >>> bool(torch.isclose(shape_aware_loss(p, g, from_logits=False), expected))
     True
     """
-    prep = prepare(input, target, mode, from_logits, loss="shape_aware")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="shape_aware")
     logp, _, g = categorical(prep)
-    pixel = -(g * logp).sum(1)  # (B, P, *S)
+    pixel = -(g * logp).sum(1)  # (B, P, *S), 0 at ignored pixels
     e = _contour_penalty(prep, include_background, spacing)
-    return reduce(pixel_output((1.0 + e) * pixel, mode), reduction)
+    return reduce(pixel_output((1.0 + e) * pixel, mode), reduction, counted(prep, pixel))
 
 
 class ShapeAwareLoss(LossModule):
@@ -329,6 +353,7 @@ class ShapeAwareLoss(LossModule):
         from_logits: bool = True,
         spacing: float | tuple[float, ...] | None = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         reduction: Reduction | str = "mean",
     ) -> None:
         super().__init__(
@@ -336,5 +361,6 @@ class ShapeAwareLoss(LossModule):
             from_logits=from_logits,
             spacing=spacing,
             include_background=include_background,
+            ignore_index=ignore_index,
             reduction=reduction,
         )

@@ -7,23 +7,33 @@ They reuse the kernels of the other families; the only new maths are the combina
 pixels (and channels) plus the region term averaged over its classes. With ``aggregation="batch"``
 the region statistics (and frequencies) are summed over the batch and there is no per-image value:
 ``none`` returns a 0-d tensor. ``mean`` averages the per-image values, ``sum`` adds them.
+
+Every compound loss takes ``ignore_index`` and a per-call ``mask``: ignored pixels count in neither
+term (the pixel term is averaged over the counted pixels of each image, the region statistics leave
+them out).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
-from segeval.losses._args import LossModule, in_unit_interval, loss_function, number
+from segeval.losses._args import OPTIONAL_SMOOTH, LossModule, in_unit_interval, loss_function, number, smoothing
 from segeval.losses._enums import Aggregation, Mode, Reduction, UnifiedVariant
 from segeval.losses._kernels import (
+    Prepared,
     binary_class_weights,
     categorical,
     dice_score,
     prepare,
     reduce,
+    region_maps,
+    safe_divide,
     safe_pow,
     tversky_index,
 )
+from segeval.losses.distribution import binary_cross_entropy
 
 __all__ = [
     "BCEDiceLoss",
@@ -39,11 +49,15 @@ __all__ = [
 ]
 
 
-def _unit_mean(x: torch.Tensor, aggregation: Aggregation) -> torch.Tensor:
-    """Mean over everything but the batch axis (image), or over everything (batch)."""
+def _unit_mean(x: torch.Tensor, aggregation: Aggregation, prep: Prepared) -> torch.Tensor:
+    """Mean of a per-pixel map ``(B, P, *S)`` (0 at ignored pixels) over the counted pixels of each
+    image (image), or of the batch (batch); 0 where nothing counts."""
+    if prep.valid is None:
+        return x.mean() if aggregation is Aggregation.BATCH else x.reshape(x.shape[0], -1).mean(1)
+    count = prep.valid.expand_as(x)
     if aggregation is Aggregation.BATCH:
-        return x.mean()
-    return x.reshape(x.shape[0], -1).mean(1)
+        return safe_divide(x.sum(), count.sum(), 0.0)
+    return safe_divide(x.reshape(x.shape[0], -1).sum(1), count.reshape(x.shape[0], -1).sum(1), 0.0)
 
 
 def _class_mean(x: torch.Tensor) -> torch.Tensor:
@@ -54,17 +68,22 @@ def _class_mean(x: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- BCE-Dice / CE-Dice
 
 
-@loss_function("bce_dice", lambda_ce=number(low=0), lambda_dice=number(low=0))
+@loss_function("bce_dice", lambda_ce=number(low=0), lambda_dice=number(low=0), smooth=OPTIONAL_SMOOTH)
 def bce_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     lambda_ce: float = 1.0,
     lambda_dice: float = 1.0,
-    smooth: float = 1e-5,
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
+    pos_weight: float | torch.Tensor | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -79,7 +98,11 @@ def bce_dice_loss(
         MONAI ``DiceCELoss`` / nnU-Net weights. The seed and Jadon's Keras code use 1 and 1 with
         ``smooth=1`` on the flattened tensor (``aggregation="batch"``); some versions halve the sum.
     smooth : default 1e-5
-        Dice smoothing (MONAI).
+        Dice smoothing (MONAI); or ``smooth_nr``/``smooth_dr`` (see :func:`~segeval.losses.dice_loss`).
+    pos_weight : float or sequence of C floats, optional
+        Weight of the positive term of the BCE (as in :func:`~segeval.losses.bce_loss`).
+    ignore_index, mask : optional
+        Ignored pixels count in neither term.
 
     Returns
     -------
@@ -105,11 +128,11 @@ def bce_dice_loss(
     >>> bce_dice_loss(g, g, from_logits=False).item()   # perfect prediction: both terms 0
     0.0
     """
-    prep = prepare(input, target, mode, from_logits, loss="bce_dice")
-    bce = -(prep.g * prep.logp + (1.0 - prep.g) * prep.log1mp)
-    channels = prep.channels(include_background)
-    dice = 1.0 - dice_score(prep.p[:, channels], prep.g[:, channels], aggregation, smooth)
-    return reduce(lambda_ce * _unit_mean(bce, aggregation) + lambda_dice * _class_mean(dice), reduction)
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="bce_dice")
+    bce = binary_cross_entropy(prep, pos_weight, 0.0, "bce_dice")
+    p, g, _ = region_maps(prep, include_background)
+    dice = 1.0 - dice_score(p, g, aggregation, *smoothing(smooth, smooth_nr, smooth_dr, 1e-5))
+    return reduce(lambda_ce * _unit_mean(bce, aggregation, prep) + lambda_dice * _class_mean(dice), reduction)
 
 
 class BCEDiceLoss(LossModule):
@@ -124,8 +147,12 @@ class BCEDiceLoss(LossModule):
         from_logits: bool = True,
         lambda_ce: float = 1.0,
         lambda_dice: float = 1.0,
-        smooth: float = 1e-5,
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
+        pos_weight: Any = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -135,23 +162,31 @@ class BCEDiceLoss(LossModule):
             lambda_ce=lambda_ce,
             lambda_dice=lambda_dice,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            pos_weight=pos_weight,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
 
 
-@loss_function("ce_dice", lambda_ce=number(low=0), lambda_dice=number(low=0))
+@loss_function("ce_dice", lambda_ce=number(low=0), lambda_dice=number(low=0), smooth=OPTIONAL_SMOOTH)
 def ce_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "multiclass",
     from_logits: bool = True,
     lambda_ce: float = 1.0,
     lambda_dice: float = 1.0,
-    smooth: float = 1e-5,
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -165,8 +200,12 @@ def ce_dice_loss(
     ----------
     lambda_ce, lambda_dice : float >= 0, default 1 and 1
     smooth : default 1e-5
+        Or ``smooth_nr``/``smooth_dr`` (see :func:`~segeval.losses.dice_loss`).
     include_background : default True
         Applies to the Dice term only (CE always uses every class).
+    ignore_index, mask : optional
+        Ignored pixels count in neither term (default None; MONAI's ``DiceCELoss`` passes
+        ``ignore_index`` to its CE only).
 
     Returns
     -------
@@ -190,12 +229,12 @@ def ce_dice_loss(
     >>> ce_dice_loss(p, y, from_logits=False).item()
     0.0
     """
-    prep = prepare(input, target, mode, from_logits, loss="ce_dice")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="ce_dice")
     logp, _, g = categorical(prep)
     ce = -(g * logp).sum(1)
-    channels = prep.channels(include_background)
-    dice = 1.0 - dice_score(prep.p[:, channels], prep.g[:, channels], aggregation, smooth)
-    return reduce(lambda_ce * _unit_mean(ce, aggregation) + lambda_dice * _class_mean(dice), reduction)
+    p, gk, _ = region_maps(prep, include_background)
+    dice = 1.0 - dice_score(p, gk, aggregation, *smoothing(smooth, smooth_nr, smooth_dr, 1e-5))
+    return reduce(lambda_ce * _unit_mean(ce, aggregation, prep) + lambda_dice * _class_mean(dice), reduction)
 
 
 class CEDiceLoss(LossModule):
@@ -210,8 +249,11 @@ class CEDiceLoss(LossModule):
         from_logits: bool = True,
         lambda_ce: float = 1.0,
         lambda_dice: float = 1.0,
-        smooth: float = 1e-5,
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -221,7 +263,10 @@ class CEDiceLoss(LossModule):
             lambda_ce=lambda_ce,
             lambda_dice=lambda_dice,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -234,6 +279,7 @@ class CEDiceLoss(LossModule):
 def combo_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
@@ -241,6 +287,7 @@ def combo_loss(
     beta: float = 0.5,
     smooth: float = 1.0,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "batch",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -258,6 +305,8 @@ def combo_loss(
     beta : float in [0, 1], default 0.5
         Weight of the positives in the CE term; :math:`\beta > 0.5` penalises false negatives more.
         Multi-class: every class but 0 gets :math:`\beta`, class 0 gets :math:`1 - \beta`.
+    ignore_index, mask : optional
+        Ignored pixels count in neither term.
     smooth : default 1
         :math:`S` in the Dice term (authors' code).
     aggregation : default "batch"
@@ -291,13 +340,13 @@ def combo_loss(
     >>> combo_loss(g, g, from_logits=False).item()    # CE 0, Dice 1: -(1 - alpha)
     -0.5
     """
-    prep = prepare(input, target, mode, from_logits, loss="combo")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="combo")
     logp, _, g = categorical(prep)
     w = binary_class_weights(beta, logp.shape[1], logp.dtype, logp.device).reshape(1, -1, *([1] * (logp.ndim - 2)))
     ce = -(w * g * logp).sum(1)
-    channels = prep.channels(include_background)
-    dice = dice_score(prep.p[:, channels], prep.g[:, channels], aggregation, smooth)
-    return reduce(alpha * _unit_mean(ce, aggregation) - (1.0 - alpha) * _class_mean(dice), reduction)
+    p, gk, _ = region_maps(prep, include_background)
+    dice = dice_score(p, gk, aggregation, smooth)
+    return reduce(alpha * _unit_mean(ce, aggregation, prep) - (1.0 - alpha) * _class_mean(dice), reduction)
 
 
 class ComboLoss(LossModule):
@@ -314,6 +363,7 @@ class ComboLoss(LossModule):
         beta: float = 0.5,
         smooth: float = 1.0,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "batch",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -324,6 +374,7 @@ class ComboLoss(LossModule):
             beta=beta,
             smooth=smooth,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -342,6 +393,7 @@ class ComboLoss(LossModule):
 def exp_log_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "multiclass",
     from_logits: bool = True,
@@ -351,6 +403,7 @@ def exp_log_loss(
     gamma_cross: float = 0.3,
     smooth: float = 1.0,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "batch",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -370,6 +423,8 @@ def exp_log_loss(
     ----------
     w_dice, w_cross : default 0.8 and 0.2
     gamma_dice, gamma_cross : float > 0, default 0.3 and 0.3
+    ignore_index, mask : optional
+        Ignored pixels count in neither term.
     smooth : default 1
         :math:`\epsilon` of the Dice term.
     aggregation : default "batch"
@@ -402,9 +457,9 @@ def exp_log_loss(
     >>> round(exp_log_loss(p, y, from_logits=False).item(), 4)   # perfect: both logs ~0
     0.0
     """
-    prep = prepare(input, target, mode, from_logits, loss="exp_log")
-    channels = prep.channels(include_background)
-    dice = dice_score(prep.p[:, channels], prep.g[:, channels], aggregation, smooth)
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="exp_log")
+    p, gk, _ = region_maps(prep, include_background)
+    dice = dice_score(p, gk, aggregation, smooth)
     dice_term = _class_mean(safe_pow(-torch.log(dice), gamma_dice))
 
     logp, _, g = categorical(prep)  # (B, K, P, *S)
@@ -414,7 +469,7 @@ def exp_log_loss(
         total = freq.sum(1, keepdim=True)
         w = torch.where(freq > 0, (total / freq.clamp(min=1e-30)).sqrt(), torch.zeros_like(freq))
     cross = (w * g * safe_pow(-logp, gamma_cross)).sum(1)  # (B, P, *S)
-    return reduce(w_dice * dice_term + w_cross * _unit_mean(cross, aggregation), reduction)
+    return reduce(w_dice * dice_term + w_cross * _unit_mean(cross, aggregation, prep), reduction)
 
 
 class ExpLogLoss(LossModule):
@@ -433,6 +488,7 @@ class ExpLogLoss(LossModule):
         gamma_cross: float = 0.3,
         smooth: float = 1.0,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "batch",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -445,6 +501,7 @@ class ExpLogLoss(LossModule):
             gamma_cross=gamma_cross,
             smooth=smooth,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -453,11 +510,12 @@ class ExpLogLoss(LossModule):
 # --------------------------------------------------------------------------- unified focal
 
 
-def _class_maps(prep) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
-    """``(B, K, P, *S)`` probabilities and targets (``(1 - p, p)`` per channel in sigmoid modes)."""
+def _class_maps(prep: Prepared) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, K, P, *S)`` probabilities and targets (``(1 - p, p)`` per channel in sigmoid modes), 0 at ignored pixels."""
+    p, g, _ = region_maps(prep, True)
     if prep.mode is Mode.MULTICLASS:
-        return prep.p.unsqueeze(2), prep.g.unsqueeze(2)
-    return torch.stack([1.0 - prep.p, prep.p], dim=1), torch.stack([1.0 - prep.g, prep.g], dim=1)
+        return p.unsqueeze(2), g.unsqueeze(2)
+    return torch.stack([prep.masked(1.0 - p), p], dim=1), torch.stack([prep.masked(1.0 - g), g], dim=1)
 
 
 @loss_function(
@@ -469,6 +527,7 @@ def _class_maps(prep) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-u
 def unified_focal_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
@@ -477,6 +536,7 @@ def unified_focal_loss(
     gamma: float = 0.5,
     variant: UnifiedVariant | str = "asymmetric",
     smooth: float = 1e-6,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -512,6 +572,8 @@ def unified_focal_loss(
     gamma : float in [0, 1), default 0.5
         Focal parameter; the Tversky exponent is :math:`1 - \gamma`.
     variant : {"asymmetric", "symmetric"}, default "asymmetric"
+    ignore_index, mask : optional
+        Ignored pixels count in neither term.
     smooth : default 1e-6
     aggregation : default "image"
         Tversky statistics per image (the authors' code) or over the batch.
@@ -543,7 +605,7 @@ def unified_focal_loss(
     >>> round(unified_focal_loss(g, g, from_logits=False).item(), 4)
     0.0
     """
-    prep = prepare(input, target, mode, from_logits, loss="unified_focal")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="unified_focal")
     logp, log1mp, g = categorical(prep)  # (B, K, P, *S)
     k = logp.shape[1]
     weights = binary_class_weights(delta, k, logp.dtype, logp.device).reshape(1, k, *([1] * (logp.ndim - 2)))
@@ -553,7 +615,7 @@ def unified_focal_loss(
         rare[1:] = True
         modulator = torch.where(rare.reshape(1, k, *([1] * (logp.ndim - 2))), torch.ones_like(modulator), modulator)
     focal = -(weights * modulator * g * logp).sum(1)  # (B, P, *S)
-    focal_term = _unit_mean(focal, aggregation)
+    focal_term = _unit_mean(focal, aggregation, prep)
 
     p, gm = _class_maps(prep)  # (B, K, P, *S)
     dims = tuple(range(3, p.ndim)) if aggregation is Aggregation.IMAGE else (0, *range(3, p.ndim))
@@ -587,6 +649,7 @@ class UnifiedFocalLoss(LossModule):
         gamma: float = 0.5,
         variant: UnifiedVariant | str = "asymmetric",
         smooth: float = 1e-6,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -598,6 +661,7 @@ class UnifiedFocalLoss(LossModule):
             gamma=gamma,
             variant=variant,
             smooth=smooth,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )

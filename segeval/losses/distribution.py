@@ -17,13 +17,16 @@ from typing import Any
 import torch
 
 from segeval.errors import UsageError
-from segeval.losses._args import LossModule, loss_function, number, optional, weights
+from segeval.losses._args import LossModule, loss_function, number, weights
 from segeval.losses._distance import dpce_penalty_map
 from segeval.losses._enums import Aggregation, Mode, Reduction
 from segeval.losses._kernels import (
+    Prepared,
     binary_class_weights,
     categorical,
+    class_weight_vector,
     class_weight_view,
+    counted,
     pixel_output,
     prepare,
     reduce,
@@ -67,6 +70,29 @@ def _weights(
     return class_weight_view(weight.to(like), k, like.ndim, argument, mode, loss)
 
 
+def _pos_weight_view(pos_weight: float | torch.Tensor | None, like: torch.Tensor, loss: str) -> torch.Tensor | float:
+    """``pos_weight`` (one, or one per channel) shaped to broadcast over ``(B, C, *S)``; 1 when None."""
+    if pos_weight is None:
+        return 1.0
+    if not isinstance(pos_weight, torch.Tensor):
+        return pos_weight
+    channels = like.shape[1]
+    if pos_weight.numel() not in (1, channels):
+        raise UsageError(
+            f"{loss}: expected `pos_weight` to have 1 or {channels} entries (one per channel), got {pos_weight.numel()}"
+        )
+    return pos_weight.to(like).reshape(-1).expand(channels).reshape(1, channels, *([1] * (like.ndim - 2)))
+
+
+def binary_cross_entropy(
+    prep: Prepared, pos_weight: float | torch.Tensor | None, label_smoothing: float, loss: str
+) -> torch.Tensor:
+    """Element-wise ``-[b y ln p + (1 - y) ln(1 - p)]``, ``y = g(1 - e) + e/2``, 0 at ignored pixels."""
+    g = prep.g if label_smoothing == 0 else prep.g * (1.0 - label_smoothing) + label_smoothing / 2.0
+    b = _pos_weight_view(pos_weight, g, loss)
+    return prep.masked(-(b * g * prep.logp + (1.0 - g) * prep.log1mp))
+
+
 def _two_class_entries(*arguments: str):  # type: ignore[no-untyped-def]
     """A ``check`` refusing per-class sequences of the wrong length in binary/multilabel mode (K = 2)."""
 
@@ -91,9 +117,13 @@ def _two_class_entries(*arguments: str):  # type: ignore[no-untyped-def]
 def bce_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
+    pos_weight: float | torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+    ignore_index: int | None = None,
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
     r"""Binary cross entropy, element-wise over every channel.
@@ -114,8 +144,18 @@ def bce_loss(
         the softmax probabilities, averaged over ``B * C * N`` entries); use :func:`ce_loss` for the
         categorical cross entropy.
     from_logits : bool, default True
+        ``False`` takes probabilities from any activation you apply yourself.
+    pos_weight : float or sequence of C floats, optional
+        Multiplies the positive term, :math:`-[b\,g\ln p + (1-g)\ln(1-p)]`, one value or one per
+        channel (torch's ``BCEWithLogitsLoss(pos_weight=...)``; a buffer in the module).
+    label_smoothing : float in [0, 1], default 0
+        :math:`\varepsilon`: the target becomes :math:`g(1 - \varepsilon) + \varepsilon/2` per
+        element (the two-class form of torch's CE smoothing; torch has none for BCE).
+    ignore_index : int, optional
+        Target value of elements that count nowhere. ``mask`` (third argument) likewise: pixels
+        where it is 0 count nowhere; ``mean`` divides by the counted elements.
     reduction : {"none", "mean", "sum"}, default "mean"
-        ``none`` returns the element-wise values, shape ``(B, C, *S)``.
+        ``none`` returns the element-wise values, shape ``(B, C, *S)`` (0 at ignored elements).
 
     Returns
     -------
@@ -146,9 +186,9 @@ def bce_loss(
     >>> round(bce_loss(p, g, from_logits=False).item(), 4)   # (ln(1/0.9) + ln(1/0.8)) / 2
     0.1643
     """
-    prep = prepare(input, target, mode, from_logits, loss="bce")
-    loss = -(prep.g * prep.logp + (1.0 - prep.g) * prep.log1mp)
-    return reduce(loss, reduction)
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="bce")
+    loss = binary_cross_entropy(prep, pos_weight, label_smoothing, "bce")
+    return reduce(loss, reduction, counted(prep, loss))
 
 
 class BCELoss(LossModule):
@@ -161,9 +201,19 @@ class BCELoss(LossModule):
         *,
         mode: Mode | str = "binary",
         from_logits: bool = True,
+        pos_weight: Any = None,
+        label_smoothing: float = 0.0,
+        ignore_index: int | None = None,
         reduction: Reduction | str = "mean",
     ) -> None:
-        super().__init__(mode=mode, from_logits=from_logits, reduction=reduction)
+        super().__init__(
+            mode=mode,
+            from_logits=from_logits,
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )
 
 
 # --------------------------------------------------------------------------- CE / NLL
@@ -178,12 +228,22 @@ def _ce(
     ignore_index: int | None,
     reduction: Reduction,
     loss: str,
+    mask: torch.Tensor | None,
+    label_smoothing: float = 0.0,
     log_input: bool = False,
 ) -> torch.Tensor:
-    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, log_input=log_input, loss=loss)
+    prep = prepare(
+        input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, log_input=log_input, loss=loss
+    )
     logp, _, g = categorical(prep)
-    w = _weights(weight, logp.shape[1], logp, mode, loss)
-    pixel, pixel_weight = _pixel_ce(logp, g, w)
+    k = logp.shape[1]
+    w = _weights(weight, k, logp, mode, loss)
+    _, pixel_weight = _pixel_ce(logp, g, w)  # the mean's denominator: sum of w_y over counted pixels
+    if label_smoothing > 0:
+        # torch's rule: (1 - e) one-hot + e/K on every class of the counted pixels, same denominator
+        uniform = g.sum(1, keepdim=True) * (label_smoothing / k)  # 1/K at counted pixels, 0 at ignored
+        g = g * (1.0 - label_smoothing) + uniform
+    pixel, _ = _pixel_ce(logp, g, w)
     return reduce(pixel_output(pixel, mode), reduction, pixel_weight.sum())
 
 
@@ -191,14 +251,16 @@ def _ce(
 def ce_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "multiclass",
     from_logits: bool = True,
     weight: torch.Tensor | None = None,
     ignore_index: int | None = -100,
+    label_smoothing: float = 0.0,
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
-    r"""Cross entropy with optional class weights and an ignored label (torch semantics).
+    r"""Cross entropy with optional class weights, an ignored label and label smoothing (torch semantics).
 
     .. math::
 
@@ -219,7 +281,13 @@ def ce_loss(
         multi-class mode, 2 (negative, positive) in binary/multilabel mode. Default: all 1.
     ignore_index : int or None, default -100
         Pixels whose target equals it are left out of numerator and denominator (class-index
-        targets, and binary/multilabel targets; not one-hot targets).
+        targets, and binary/multilabel targets; not one-hot targets: use ``mask``).
+    label_smoothing : float in [0, 1], default 0
+        torch's rule: the target of a counted pixel becomes :math:`(1-\varepsilon)\,\text{onehot}
+        + \varepsilon/K`, so the pixel loss is :math:`(1-\varepsilon) w_y(-\ln p_y) +
+        \frac{\varepsilon}{K}\sum_c w_c(-\ln p_c)`, and ``mean`` still divides by
+        :math:`\sum w_{y_i}` (equal to ``torch.nn.functional.cross_entropy`` with weights and
+        ``ignore_index``). Binary/multilabel: :math:`K = 2`, i.e. :math:`g(1-\varepsilon)+\varepsilon/2`.
     reduction : default "mean"
         ``mean`` is the weighted mean above (divides by :math:`\sum w_{y_i}`, not by N);
         ``none`` returns :math:`w_{y_i}\ell_i` per pixel, ``(B, *S)`` (multi-class) or
@@ -249,7 +317,7 @@ def ce_loss(
     >>> round(ce_loss(x, y).item(), 4)                 # ln(4/3)
     0.2877
     """
-    return _ce(input, target, mode, from_logits, weight, ignore_index, reduction, "ce")
+    return _ce(input, target, mode, from_logits, weight, ignore_index, reduction, "ce", mask, label_smoothing)
 
 
 class CELoss(LossModule):
@@ -264,10 +332,16 @@ class CELoss(LossModule):
         from_logits: bool = True,
         weight: Any = None,
         ignore_index: int | None = -100,
+        label_smoothing: float = 0.0,
         reduction: Reduction | str = "mean",
     ) -> None:
         super().__init__(
-            mode=mode, from_logits=from_logits, weight=weight, ignore_index=ignore_index, reduction=reduction
+            mode=mode,
+            from_logits=from_logits,
+            weight=weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
         )
 
 
@@ -275,6 +349,7 @@ class CELoss(LossModule):
 def nll_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "multiclass",
     from_logits: bool = False,
@@ -295,7 +370,7 @@ def nll_loss(
     from_logits : bool, default False
         True applies log-softmax (log-sigmoid in binary/multilabel mode) first, which makes this
         :func:`ce_loss`.
-    mode, weight, ignore_index, reduction
+    mode, weight, ignore_index, mask, reduction
         As :func:`ce_loss`.
 
     Returns
@@ -321,7 +396,7 @@ def nll_loss(
     >>> round(nll_loss(logp, torch.tensor([[1]])).item(), 4)   # -ln 0.75
     0.2877
     """
-    return _ce(input, target, mode, from_logits, weight, ignore_index, reduction, "nll", log_input=True)
+    return _ce(input, target, mode, from_logits, weight, ignore_index, reduction, "nll", mask, log_input=True)
 
 
 class NLLLoss(LossModule):
@@ -339,23 +414,15 @@ class NLLLoss(LossModule):
         reduction: Reduction | str = "mean",
     ) -> None:
         super().__init__(
-            mode=mode, from_logits=from_logits, weight=weight, ignore_index=ignore_index, reduction=reduction
+            mode=mode,
+            from_logits=from_logits,
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
         )
 
 
 # --------------------------------------------------------------------------- weighted CE
-
-
-def _pos_weight(argument: str, value: Any) -> float | torch.Tensor:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return number(low=0, low_open=True)(argument, value)
-    tensor = weights()(argument, value)
-    if bool((tensor <= 0).any()):
-        raise UsageError(f"Expected `{argument}` to hold positive numbers, got {tensor.tolist()}")
-    return tensor
-
-
-_pos_weight.is_tensor = True  # type: ignore[attr-defined]
 
 
 def _check_wce(options: dict[str, Any]) -> None:
@@ -370,10 +437,11 @@ def _check_wce(options: dict[str, Any]) -> None:
         )
 
 
-@loss_function("wce", pos_weight=optional(_pos_weight), check=_check_wce)
+@loss_function("wce", check=_check_wce)
 def wce_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "multiclass",
     from_logits: bool = True,
@@ -437,7 +505,7 @@ def wce_loss(
     0.6931
     """
     loss = "wce"
-    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, loss=loss)
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss=loss)
     if mode is Mode.MULTICLASS:
         logp, _, g = categorical(prep)
         if weight is None:
@@ -461,17 +529,10 @@ def wce_loss(
             n_pos = g.detach().sum(dims)
             n_neg = prep.masked(1.0 - g.detach()).sum(dims)
             beta = torch.where(n_pos > 0, n_neg / n_pos.clamp(min=1e-12), torch.ones_like(n_pos)).reshape(shape)
-    elif isinstance(pos_weight, torch.Tensor):
-        if pos_weight.numel() not in (1, g.shape[1]):
-            raise UsageError(
-                f"{loss}: expected `pos_weight` to have 1 or {g.shape[1]} entries (one per channel), "
-                f"got {pos_weight.numel()}"
-            )
-        beta = pos_weight.to(g).reshape(-1).expand(g.shape[1]).reshape(shape)
     else:
-        beta = torch.full(shape, float(pos_weight), dtype=g.dtype, device=g.device)
+        beta = _pos_weight_view(pos_weight, g, loss)
     pixel = -(beta * g * prep.logp + prep.masked(1.0 - g) * prep.log1mp)
-    return reduce(pixel, reduction, None if prep.valid is None else prep.valid.sum())
+    return reduce(pixel, reduction, counted(prep, pixel))
 
 
 class WeightedCELoss(LossModule):
@@ -506,9 +567,11 @@ class WeightedCELoss(LossModule):
 def balanced_ce_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "batch",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -527,6 +590,9 @@ def balanced_ce_loss(
     aggregation : {"batch", "image"}, default "batch"
         Where :math:`\beta` is counted: over the whole batch (default) or per image (HED's
         per-image value). Multilabel channels get their own :math:`\beta`.
+    ignore_index, mask : optional
+        Ignored pixels count nowhere, neither in :math:`\beta` nor in the mean (which divides by
+        the counted pixels).
 
     Returns
     -------
@@ -551,7 +617,7 @@ def balanced_ce_loss(
     >>> round(balanced_ce_loss(p, g, from_logits=False).item(), 4)   # (3/4 + 3 * 1/4) ln 2 / 4
     0.2599
     """
-    prep = prepare(input, target, mode, from_logits, loss="balanced_ce")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="balanced_ce")
     logp, _, g = categorical(prep)  # (B, K, P, *S)
     with torch.no_grad():
         dims = tuple(range(3, g.ndim)) if aggregation is Aggregation.IMAGE else (0, *range(3, g.ndim))
@@ -559,7 +625,7 @@ def balanced_ce_loss(
         total = counts.sum(1, keepdim=True)
         w = 1.0 - safe_divide(counts, total, 0.0)
     pixel = -(w * g * logp).sum(1)
-    return reduce(pixel_output(pixel, mode), reduction)
+    return reduce(pixel_output(pixel, mode), reduction, counted(prep, pixel))
 
 
 class BalancedCELoss(LossModule):
@@ -572,10 +638,17 @@ class BalancedCELoss(LossModule):
         *,
         mode: Mode | str = "binary",
         from_logits: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "batch",
         reduction: Reduction | str = "mean",
     ) -> None:
-        super().__init__(mode=mode, from_logits=from_logits, aggregation=aggregation, reduction=reduction)
+        super().__init__(
+            mode=mode,
+            from_logits=from_logits,
+            ignore_index=ignore_index,
+            aggregation=aggregation,
+            reduction=reduction,
+        )
 
 
 # --------------------------------------------------------------------------- TopK
@@ -585,6 +658,7 @@ class BalancedCELoss(LossModule):
 def topk_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "multiclass",
     from_logits: bool = True,
@@ -606,7 +680,7 @@ def topk_loss(
     aggregation : {"batch", "image"}, default "batch"
         Pool: all counted pixels of the batch (nnU-Net/SegLoss), or each image separately.
     ignore_index : int or None, default -100
-        Ignored pixels are never selected and do not count in N.
+        Ignored pixels (and pixels where ``mask`` is 0) are never selected and do not count in N.
 
     Returns
     -------
@@ -633,7 +707,7 @@ def topk_loss(
     >>> round(topk_loss(p, g, mode="binary", from_logits=False, k=50).item(), 4)  # (ln 2 + ln(1/0.6))/2
     0.602
     """
-    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, loss="topk")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="topk")
     logp, _, g = categorical(prep)
     pixel, _ = _pixel_ce(logp, g, None)  # (B, P, *S)
     valid = prep.valid if prep.valid is not None else torch.ones_like(pixel[:, :1])
@@ -701,9 +775,16 @@ def _focal_terms(
     gamma: float,
     mode: Mode,
     loss: str,
+    pos_weight: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Per-pixel focal loss ``-sum_k alpha_k g_k (1 - p_k)^gamma log p_k`` over axis 1 of ``(B, K, P, *S)``."""
+    """Per-pixel focal loss ``-sum_k alpha_k g_k (1 - p_k)^gamma log p_k`` over axis 1 of ``(B, K, P, *S)``.
+
+    ``pos_weight`` (sigmoid modes) multiplies the positive class ``k = 1`` of each channel.
+    """
     k = logp.shape[1]
+    if pos_weight is not None:
+        b = _pos_weight_view(pos_weight, g[:, 1], loss)  # (1, P, 1...) over channels P
+        g = torch.stack([g[:, 0], b * g[:, 1]], dim=1)
     if alpha is None:
         w = None
     elif isinstance(alpha, torch.Tensor):
@@ -721,11 +802,14 @@ def _focal_terms(
 def focal_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     alpha: float | torch.Tensor | None = 0.25,
     gamma: float = 2.0,
+    weight: torch.Tensor | None = None,
+    pos_weight: float | torch.Tensor | None = None,
     ignore_index: int | None = -100,
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -752,7 +836,14 @@ def focal_loss(
         buffer in :class:`FocalLoss`). None: no :math:`\alpha` weighting.
     gamma : float >= 0, default 2
         :math:`\gamma = 0` with ``alpha=None`` is BCE/CE.
+    weight : sequence of C floats, optional
+        Per-channel weights multiplying each channel's focal term (binary/multilabel: one per
+        sigmoid channel, MONAI's ``weight``); in multi-class mode one per class, multiplying
+        :math:`\alpha_{y}`. A buffer in the module.
+    pos_weight : float or sequence of C floats, optional
+        Binary/multilabel: multiplies the positive term (as in :func:`bce_loss`).
     ignore_index : int or None, default -100
+        And ``mask``: ignored pixels count nowhere; ``mean`` divides by the counted pixels.
 
     Returns
     -------
@@ -785,10 +876,17 @@ def focal_loss(
     >>> [round(v, 5) for v in focal_loss(p, g, from_logits=False, alpha=0.5, reduction="none").flatten().tolist()]
     [0.00053, 0.04087]
     """
-    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, loss="focal")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="focal")
     logp, log1mp, g = categorical(prep)
-    pixel = _focal_terms(logp, log1mp, g, alpha, gamma, mode, "focal")
-    return reduce(pixel_output(pixel, mode), reduction, None if prep.valid is None else prep.valid.sum())
+    pixel = _focal_terms(logp, log1mp, g, alpha, gamma, mode, "focal", pos_weight)  # (B, P, *S)
+    if weight is not None:
+        if mode is Mode.MULTICLASS:
+            per_class = class_weight_view(weight.to(g), g.shape[1], g.ndim, "weight", mode, "focal")
+            pixel = pixel * (per_class * g).sum(1)
+        else:
+            per_channel = class_weight_vector(weight, pixel.shape[1], pixel, "focal", "sigmoid channel")
+            pixel = pixel * per_channel.reshape(1, -1, *([1] * (pixel.ndim - 2)))
+    return reduce(pixel_output(pixel, mode), reduction, counted(prep, pixel))
 
 
 class FocalLoss(LossModule):
@@ -803,11 +901,20 @@ class FocalLoss(LossModule):
         from_logits: bool = True,
         alpha: Any = 0.25,
         gamma: float = 2.0,
+        weight: Any = None,
+        pos_weight: Any = None,
         ignore_index: int | None = -100,
         reduction: Reduction | str = "mean",
     ) -> None:
         super().__init__(
-            mode=mode, from_logits=from_logits, alpha=alpha, gamma=gamma, ignore_index=ignore_index, reduction=reduction
+            mode=mode,
+            from_logits=from_logits,
+            alpha=alpha,
+            gamma=gamma,
+            weight=weight,
+            pos_weight=pos_weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
         )
 
 
@@ -830,10 +937,12 @@ def _dpce_penalty(prep_g: torch.Tensor, mode: Mode, spacing: Any, dtype: torch.d
 def dpce_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     spacing: float | tuple[float, ...] | None = None,
+    ignore_index: int | None = None,
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
     r"""Distance-map penalised cross entropy (Caliva et al., MIDL 2019).
@@ -854,6 +963,9 @@ def dpce_loss(
     spacing : float or sequence, optional
         Pixel spacing per spatial axis (array order); only the anisotropy matters since
         :math:`\Phi_R` is normalised to :math:`[0, 1]`.
+    ignore_index, mask : optional
+        The target is set to 0 (background) at ignored pixels before the distance transform; the
+        per-pixel terms there are 0 and ``mean`` divides by the counted pixels.
 
     Returns
     -------
@@ -883,11 +995,11 @@ def dpce_loss(
     >>> round(dpce_loss(p, g, from_logits=False).item(), 4)   # (2 * 2 + 3) ln 2 / 5
     0.9704
     """
-    prep = prepare(input, target, mode, from_logits, loss="dpce")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="dpce")
     logp, _, g = categorical(prep)
     pixel, _ = _pixel_ce(logp, g, None)
     phi = _dpce_penalty(prep.g, mode, spacing, pixel.dtype)
-    return reduce(pixel_output((1.0 + phi) * pixel, mode), reduction)
+    return reduce(pixel_output((1.0 + phi) * pixel, mode), reduction, counted(prep, pixel))
 
 
 class DPCELoss(LossModule):
@@ -901,6 +1013,13 @@ class DPCELoss(LossModule):
         mode: Mode | str = "binary",
         from_logits: bool = True,
         spacing: float | tuple[float, ...] | None = None,
+        ignore_index: int | None = None,
         reduction: Reduction | str = "mean",
     ) -> None:
-        super().__init__(mode=mode, from_logits=from_logits, spacing=spacing, reduction=reduction)
+        super().__init__(
+            mode=mode,
+            from_logits=from_logits,
+            spacing=spacing,
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )

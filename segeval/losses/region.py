@@ -30,16 +30,29 @@ import torch
 import torch.nn.functional as F
 
 from segeval.errors import UsageError
-from segeval.losses._args import LossModule, boolean, in_unit_interval, integer, loss_function, number
-from segeval.losses._enums import Aggregation, Mode, Reduction
+from segeval.losses._args import (
+    OPTIONAL_SMOOTH,
+    LossModule,
+    boolean,
+    in_unit_interval,
+    integer,
+    loss_function,
+    number,
+    smoothing,
+)
+from segeval.losses._enums import Aggregation, Average, Mode, Reduction, WeightType
 from segeval.losses._kernels import (
     Prepared,
+    class_weight_vector,
+    class_weighted,
     dice_score,
     prepare,
     reduce,
+    region_counts,
+    region_maps,
     safe_divide,
     safe_pow,
-    soft_counts,
+    soft_intersection,
     sum_dims,
     tversky_index,
 )
@@ -74,29 +87,43 @@ __all__ = [
 def _maps(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None,
     mode: Mode,
     from_logits: bool,
     include_background: bool,
+    ignore_index: int | None,
     loss: str,
-) -> tuple[Prepared, torch.Tensor, torch.Tensor]:
-    prep = prepare(input, target, mode, from_logits, loss=loss)
-    channels = prep.channels(include_background)
-    return prep, prep.p[:, channels], prep.g[:, channels]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(p, g, valid)`` of the kept channels, zero at ignored pixels (:func:`region_maps`)."""
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss=loss)
+    return region_maps(prep, include_background)
+
+
+def _per_class(loss_values: torch.Tensor, weight: torch.Tensor | None, average: Average, loss: str) -> torch.Tensor:
+    """Class weights on per-class losses (macro); micro averaging weighted the pooled counts instead."""
+    return loss_values if average is Average.MICRO else class_weighted(loss_values, weight, loss)
 
 
 # --------------------------------------------------------------------------- Dice
 
 
-@loss_function("dice", squared=boolean)
+@loss_function("dice", smooth=OPTIONAL_SMOOTH, squared=boolean)
 def dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
-    smooth: float = 1e-5,
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
     squared: bool = False,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
+    average: Average | str = "macro",
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -117,28 +144,52 @@ def dice_loss(
     input, target : Tensor
         Shapes per mode: :mod:`segeval.losses`.
     mode : default "binary"
+    mask : Tensor, optional (third argument, per call)
+        Pixels where it is 0 count nowhere: ``(B, *S)``, ``(B, 1, *S)`` or, multilabel,
+        ``(B, C, *S)``; axes of size 1 broadcast.
     from_logits : bool, default True
-        Sigmoid (binary/multilabel) or softmax (multi-class) inside.
+        Sigmoid (binary/multilabel) or softmax (multi-class) inside. ``False`` takes probabilities
+        from any activation you apply yourself (there is no callable-activation option).
     smooth : float >= 0, default 1e-5
-        Added once to the numerator and once to the denominator, as in MONAI (1e-5) and the Keras
-        blog code (1). smp adds it as :math:`(2I + 2s)/(\Sigma + 2s)` and SegLoss's
-        ``SoftDiceLossV2`` as :math:`2(I + s)/(\Sigma + s)`.
+        Sets both ``smooth_nr`` and ``smooth_dr``, as in MONAI (1e-5) and the Keras blog code
+        (1). smp adds it as :math:`(2I + 2s)/(\Sigma + 2s)` and SegLoss's ``SoftDiceLossV2`` as
+        :math:`2(I + s)/(\Sigma + s)`.
+    smooth_nr, smooth_dr : float >= 0, optional
+        Numerator and denominator smoothing separately (MONAI's names), :math:`(2I + s_{nr})/
+        (\Sigma + s_{dr})`; either defaults to ``smooth``. Giving ``smooth`` with either is a
+        usage error.
     squared : bool, default False
         The V-Net denominator :math:`\sum p^2 + \sum g^2` (MONAI ``squared_pred=True``). SegLoss's
         ``square=True`` squares TP, FP and FN separately, which is not this.
+    soft_label : bool, default False
+        Intersection :math:`\sum (p + g - |p - g|)/2 = \sum \min(p, g)` instead of
+        :math:`\sum p g` (MONAI ``soft_label=True``): with soft targets the loss is then 0 at
+        :math:`p = g`. Same value for 0/1 targets.
+    weight : sequence of K floats, optional
+        Per-class weights (K = classes kept after ``include_background``; a registered buffer in
+        the module) multiplying each class's loss before the reduction (MONAI's ``weight``):
+        ``mean`` averages :math:`w_k L_k` over images and classes. With ``average="micro"`` they
+        weight each class's counts in the pool instead.
+    average : {"macro", "micro"}, default "macro"
+        ``macro``: one Dice per class, then the mean. ``micro``: the soft counts of the kept
+        classes are pooled before the ratio (one value per image, or for the batch).
     include_background : bool, default True
         Multi-class mode only: False drops class 0.
+    ignore_index : int, optional
+        Target value of pixels that count nowhere (class-index targets; binary/multilabel targets
+        per element). Combined with ``mask``.
     aggregation : {"image", "batch"}, default "image"
         Per image and class (MONAI) or summed over the batch (smp, nnU-Net ``batch_dice``, Keras
         flattened tensor).
     reduction : default "mean"
-        ``none``: ``(B, K)`` (image) or ``(K,)`` (batch).
+        ``none``: ``(B, K)`` (image) or ``(K,)`` (batch); ``K = 1`` with ``average="micro"``.
 
     Returns
     -------
     Tensor
-        In ``[0, 1]``. Empty target: ~0 for an empty prediction, ~1 for any false positive (with
-        the default tiny ``smooth``); ``smooth=0`` with both empty gives 0, not NaN.
+        In ``[0, 1]`` (unweighted). Empty target: ~0 for an empty prediction, ~1 for any false
+        positive (with the default tiny ``smooth``); ``smooth=0`` with both empty gives 0, not NaN
+        (also with ``smooth_dr=0``, where MONAI divides by zero).
 
     Notes
     -----
@@ -161,8 +212,12 @@ def dice_loss(
     >>> round(dice_loss(p, g, from_logits=False, smooth=0).item(), 6), round(1 - 38 / 39, 6)
     (0.025641, 0.025641)
     """
-    _, p, g = _maps(input, target, mode, from_logits, include_background, "dice")
-    return reduce(1.0 - dice_score(p, g, aggregation, smooth, squared=squared), reduction)
+    p, g, _ = _maps(input, target, mask, mode, from_logits, include_background, ignore_index, "dice")
+    nr, dr = smoothing(smooth, smooth_nr, smooth_dr, 1e-5)
+    score = dice_score(
+        p, g, aggregation, nr, dr, squared=squared, soft_label=soft_label, weight=weight, average=average, loss="dice"
+    )
+    return reduce(_per_class(1.0 - score, weight, average, "dice"), reduction)
 
 
 class DiceLoss(LossModule):
@@ -175,9 +230,15 @@ class DiceLoss(LossModule):
         *,
         mode: Mode | str = "binary",
         from_logits: bool = True,
-        smooth: float = 1e-5,
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
         squared: bool = False,
+        soft_label: bool = False,
+        weight: Any = None,
+        average: Average | str = "macro",
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -185,8 +246,14 @@ class DiceLoss(LossModule):
             mode=mode,
             from_logits=from_logits,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
             squared=squared,
+            soft_label=soft_label,
+            weight=weight,
+            average=average,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -195,15 +262,22 @@ class DiceLoss(LossModule):
 # --------------------------------------------------------------------------- IoU
 
 
-@loss_function("iou")
+@loss_function("iou", smooth=OPTIONAL_SMOOTH)
 def iou_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
-    smooth: float = 1e-5,
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
+    average: Average | str = "macro",
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -219,8 +293,10 @@ def iou_loss(
     smooth : float >= 0, default 1e-5
         The paper has none (``smooth=0`` reproduces it exactly); the small default keeps an empty
         target with a near-empty soft prediction at loss ~0 instead of 1. MONAI's
-        ``DiceLoss(jaccard=True)`` places it as :math:`(2I + s)/(2U + s)`.
-    Other options : as :func:`dice_loss` (without ``squared``).
+        ``DiceLoss(jaccard=True)`` places it as :math:`(2I + s)/(2U + s)`. ``smooth_nr`` and
+        ``smooth_dr`` set the two separately.
+    Other options : as :func:`dice_loss` (without ``squared``); ``soft_label`` takes
+        :math:`TP = \sum\min(p, g)` and :math:`FP + FN = \sum p + \sum g - 2TP`.
 
     Returns
     -------
@@ -245,9 +321,10 @@ def iou_loss(
     >>> round(iou_loss(p, g, from_logits=False, smooth=0).item(), 6)   # 1 - 19/20
     0.05
     """
-    _, p, g = _maps(input, target, mode, from_logits, include_background, "iou")
-    tp, fp, fn = soft_counts(p, g, aggregation)
-    return reduce(1.0 - tversky_index(tp, fp, fn, 1.0, 1.0, smooth), reduction)
+    p, g, _ = _maps(input, target, mask, mode, from_logits, include_background, ignore_index, "iou")
+    nr, dr = smoothing(smooth, smooth_nr, smooth_dr, 1e-5)
+    tp, fp, fn = region_counts(p, g, aggregation, soft_label=soft_label, weight=weight, average=average, loss="iou")
+    return reduce(_per_class(1.0 - tversky_index(tp, fp, fn, 1.0, 1.0, nr, dr), weight, average, "iou"), reduction)
 
 
 class IoULoss(LossModule):
@@ -260,8 +337,14 @@ class IoULoss(LossModule):
         *,
         mode: Mode | str = "binary",
         from_logits: bool = True,
-        smooth: float = 1e-5,
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
+        soft_label: bool = False,
+        weight: Any = None,
+        average: Average | str = "macro",
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -269,7 +352,13 @@ class IoULoss(LossModule):
             mode=mode,
             from_logits=from_logits,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            soft_label=soft_label,
+            weight=weight,
+            average=average,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -282,12 +371,15 @@ class IoULoss(LossModule):
 def sens_spec_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     r: float = 0.05,
     smooth: float = 1e-5,
+    weight: torch.Tensor | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "batch",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -310,6 +402,8 @@ def sens_spec_loss(
         :math:`\epsilon` (NiftyNet 1e-5; SegLoss uses 1). A term with an empty denominator is 0.
     aggregation : default "batch"
         NiftyNet flattens the batch; ``"image"`` computes it per image (SegLoss).
+    weight, ignore_index, mask : as :func:`dice_loss` (ignored pixels are neither positives nor
+        negatives).
 
     Returns
     -------
@@ -335,12 +429,13 @@ def sens_spec_loss(
     >>> round(sens_spec_loss(p, g, from_logits=False, smooth=0, r=0.5).item(), 6)  # .5*.25/1 + .5*.25/3
     0.166667
     """
-    _, p, g = _maps(input, target, mode, from_logits, include_background, "sens_spec")
+    p, g, valid = _maps(input, target, mask, mode, from_logits, include_background, ignore_index, "sens_spec")
     dims = sum_dims(p, aggregation)
     err = (g - p) ** 2
+    negative = 1.0 - g if valid is None else (1.0 - g) * valid
     sens = safe_divide((err * g).sum(dims), g.sum(dims) + smooth, 0.0)
-    spec = safe_divide((err * (1.0 - g)).sum(dims), (1.0 - g).sum(dims) + smooth, 0.0)
-    return reduce(r * sens + (1.0 - r) * spec, reduction)
+    spec = safe_divide((err * negative).sum(dims), negative.sum(dims) + smooth, 0.0)
+    return reduce(class_weighted(r * sens + (1.0 - r) * spec, weight, "sens_spec"), reduction)
 
 
 class SensSpecLoss(LossModule):
@@ -355,7 +450,9 @@ class SensSpecLoss(LossModule):
         from_logits: bool = True,
         r: float = 0.05,
         smooth: float = 1e-5,
+        weight: Any = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "batch",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -364,7 +461,9 @@ class SensSpecLoss(LossModule):
             from_logits=from_logits,
             r=r,
             smooth=smooth,
+            weight=weight,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -381,17 +480,24 @@ def _check_alpha_beta(options: dict[str, Any]) -> None:
         )
 
 
-@loss_function("tversky", alpha=number(low=0), beta=number(low=0), check=_check_alpha_beta)
+@loss_function("tversky", alpha=number(low=0), beta=number(low=0), smooth=OPTIONAL_SMOOTH, check=_check_alpha_beta)
 def tversky_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     alpha: float = 0.3,
     beta: float = 0.7,
-    smooth: float = 1e-5,
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
+    average: Average | str = "macro",
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -412,7 +518,9 @@ def tversky_loss(
         Tversky) and the Keras code call the FN weight :math:`\alpha = 0.7` — same numbers, letters
         swapped; translate before copying their values.
     smooth : float >= 0, default 1e-5
-    Other options : as :func:`dice_loss`.
+        Or ``smooth_nr``/``smooth_dr`` separately.
+    Other options : as :func:`dice_loss` (``soft_label``: :math:`TP = \sum\min(p, g)`,
+        :math:`FP = \sum p - TP`, :math:`FN = \sum g - TP`).
 
     Returns
     -------
@@ -436,9 +544,11 @@ def tversky_loss(
     >>> round(tversky_loss(p, g, from_logits=False, smooth=0).item(), 6)    # 1 - 1/1.3
     0.230769
     """
-    _, p, g = _maps(input, target, mode, from_logits, include_background, "tversky")
-    tp, fp, fn = soft_counts(p, g, aggregation)
-    return reduce(1.0 - tversky_index(tp, fp, fn, alpha, beta, smooth), reduction)
+    p, g, _ = _maps(input, target, mask, mode, from_logits, include_background, ignore_index, "tversky")
+    nr, dr = smoothing(smooth, smooth_nr, smooth_dr, 1e-5)
+    tp, fp, fn = region_counts(p, g, aggregation, soft_label=soft_label, weight=weight, average=average, loss="tversky")
+    score = tversky_index(tp, fp, fn, alpha, beta, nr, dr)
+    return reduce(_per_class(1.0 - score, weight, average, "tversky"), reduction)
 
 
 class TverskyLoss(LossModule):
@@ -453,8 +563,14 @@ class TverskyLoss(LossModule):
         from_logits: bool = True,
         alpha: float = 0.3,
         beta: float = 0.7,
-        smooth: float = 1e-5,
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
+        soft_label: bool = False,
+        weight: Any = None,
+        average: Average | str = "macro",
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -464,7 +580,13 @@ class TverskyLoss(LossModule):
             alpha=alpha,
             beta=beta,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            soft_label=soft_label,
+            weight=weight,
+            average=average,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -478,19 +600,27 @@ class TverskyLoss(LossModule):
     alpha=number(low=0),
     beta=number(low=0),
     gamma=number(low=0, low_open=True),
+    smooth=OPTIONAL_SMOOTH,
     check=_check_alpha_beta,
 )
 def focal_tversky_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     alpha: float = 0.3,
     beta: float = 0.7,
     gamma: float = 4.0 / 3.0,
-    smooth: float = 1.0,
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
+    average: Average | str = "macro",
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "batch",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -511,12 +641,14 @@ def focal_tversky_loss(
         The exponent is :math:`1/\gamma` (= 0.75), as in the paper; smp's ``TverskyLoss(gamma=…)``
         uses ``gamma`` itself as the exponent, and of the class mean.
     smooth : default 1
-        The authors' code adds 1 to numerator and denominator.
+        The authors' code adds 1 to numerator and denominator (or ``smooth_nr``/``smooth_dr``).
     aggregation : default "batch"
         The authors' code works on the flattened batch.
     reduction : default "mean"
         The paper sums over classes (:math:`FTL = \sum_c FTL_c`): ``reduction="sum"``; ``mean``
         averages them. For one class the two agree.
+    Other options : as :func:`dice_loss`; with ``average="micro"`` the exponent applies to the
+        pooled index, with ``weight`` (macro) each class's :math:`FTL_c` is weighted.
 
     Returns
     -------
@@ -542,10 +674,13 @@ def focal_tversky_loss(
     >>> round(focal_tversky_loss(p, g, from_logits=False, smooth=0).item(), 6)  # (1 - 1/1.3)**0.75
     0.332953
     """
-    _, p, g = _maps(input, target, mode, from_logits, include_background, "focal_tversky")
-    tp, fp, fn = soft_counts(p, g, aggregation)
-    ti = tversky_index(tp, fp, fn, alpha, beta, smooth)
-    return reduce(safe_pow(1.0 - ti, 1.0 / gamma), reduction)
+    p, g, _ = _maps(input, target, mask, mode, from_logits, include_background, ignore_index, "focal_tversky")
+    nr, dr = smoothing(smooth, smooth_nr, smooth_dr, 1.0)
+    tp, fp, fn = region_counts(
+        p, g, aggregation, soft_label=soft_label, weight=weight, average=average, loss="focal_tversky"
+    )
+    ti = tversky_index(tp, fp, fn, alpha, beta, nr, dr)
+    return reduce(_per_class(safe_pow(1.0 - ti, 1.0 / gamma), weight, average, "focal_tversky"), reduction)
 
 
 class FocalTverskyLoss(LossModule):
@@ -561,8 +696,14 @@ class FocalTverskyLoss(LossModule):
         alpha: float = 0.3,
         beta: float = 0.7,
         gamma: float = 4.0 / 3.0,
-        smooth: float = 1.0,
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
+        soft_label: bool = False,
+        weight: Any = None,
+        average: Average | str = "macro",
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "batch",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -573,7 +714,13 @@ class FocalTverskyLoss(LossModule):
             beta=beta,
             gamma=gamma,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            soft_label=soft_label,
+            weight=weight,
+            average=average,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -583,26 +730,33 @@ class FocalTverskyLoss(LossModule):
 
 
 def _two_class(prep: Prepared, include_background: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B, K, P, *S)`` class maps: multi-class classes (P = 1) or ``(1 - p, p)`` per channel."""
+    """``(B, K, P, *S)`` class maps, zero at ignored pixels: multi-class classes (P = 1) or ``(1 - p, p)`` per channel."""
+    p, g, _ = region_maps(prep, include_background)
     if prep.mode is Mode.MULTICLASS:
-        channels = prep.channels(include_background)
-        return prep.p[:, channels].unsqueeze(2), prep.g[:, channels].unsqueeze(2)
-    return torch.stack([1.0 - prep.p, prep.p], dim=1), torch.stack([1.0 - prep.g, prep.g], dim=1)
+        return p.unsqueeze(2), g.unsqueeze(2)
+    return torch.stack([prep.masked(1.0 - p), p], dim=1), torch.stack([prep.masked(1.0 - g), g], dim=1)
 
 
-@loss_function("generalized_dice")
+@loss_function("generalized_dice", smooth=OPTIONAL_SMOOTH)
 def generalized_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "multiclass",
     from_logits: bool = True,
-    smooth: float = 1e-5,
+    w_type: WeightType | str = "square",
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
-    r"""Generalised Dice loss (Sudre et al. 2017) with :math:`w_c = 1/G_c^2`.
+    r"""Generalised Dice loss (Sudre et al. 2017) with :math:`w_c = 1/G_c^2` by default.
 
     .. math::
 
@@ -614,8 +768,17 @@ def generalized_dice_loss(
     mode : default "multiclass"
         Binary/multilabel: each channel is the two-class problem (background :math:`1 - p`,
         foreground :math:`p`), as in the paper's binary experiments; multilabel averages the labels.
+    w_type : {"square", "simple", "uniform"}, default "square"
+        :math:`w_c = 1/G_c^2` (the paper), :math:`1/G_c`, or 1 (MONAI's ``w_type``). ``uniform``
+        is the micro-averaged Dice (``dice_loss(average="micro")``) of the same classes.
     smooth : default 1e-5
-        Added to numerator and denominator (MONAI).
+        Added to numerator and denominator (MONAI); ``smooth_nr``/``smooth_dr`` separately.
+    soft_label : default False
+        The L1 intersection :math:`\sum\min(p, g)` (see :func:`dice_loss`).
+    weight : sequence of K floats, optional
+        Multiplies :math:`w_c` per class (K = kept classes in multi-class mode; 2, negative and
+        positive, in binary/multilabel mode). A buffer in the module.
+    ignore_index, mask : as :func:`dice_loss`.
     aggregation : default "image"
         Sums (and weights) per image (MONAI) or over the batch.
 
@@ -648,21 +811,27 @@ def generalized_dice_loss(
     >>> round(generalized_dice_loss(p, y, from_logits=False, smooth=0).item(), 6)
     0.0
     """
-    prep = prepare(input, target, mode, from_logits, loss="generalized_dice")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="generalized_dice")
     p, g = _two_class(prep, include_background)  # (B, K, P, *S)
+    nr, dr = smoothing(smooth, smooth_nr, smooth_dr, 1e-5)
     dims = tuple(range(3, p.ndim)) if aggregation is Aggregation.IMAGE else (0, *range(3, p.ndim))
-    tp = (p * g).sum(dims)
+    tp = soft_intersection(p, g, soft_label).sum(dims)
     size = (p + g).sum(dims)
+    k_axis = 1 if aggregation is Aggregation.IMAGE else 0
     with torch.no_grad():
         volume = g.detach().sum(dims)  # (B, K, P) or (K, P)
-        present = volume > 0
-        w = torch.where(present, 1.0 / volume.clamp(min=1e-30) ** 2, torch.zeros_like(volume))
-        k_axis = 1 if aggregation is Aggregation.IMAGE else 0
-        largest = w.amax(dim=k_axis, keepdim=True)
-        fill = torch.where(largest > 0, largest, torch.ones_like(largest))
-        w = torch.where(present, w, fill.expand_as(w))
-    k_axis = 1 if aggregation is Aggregation.IMAGE else 0
-    score = (2.0 * (w * tp).sum(k_axis) + smooth) / ((w * size).sum(k_axis) + smooth)
+        if w_type is WeightType.UNIFORM:
+            w = torch.ones_like(volume)
+        else:
+            present = volume > 0
+            power = 2 if w_type is WeightType.SQUARE else 1
+            w = torch.where(present, 1.0 / volume.clamp(min=1e-30) ** power, torch.zeros_like(volume))
+            largest = w.amax(dim=k_axis, keepdim=True)
+            fill = torch.where(largest > 0, largest, torch.ones_like(largest))
+            w = torch.where(present, w, fill.expand_as(w))
+        if weight is not None:
+            w = w * class_weight_vector(weight, w.shape[k_axis], w, "generalized_dice").reshape(-1, 1)
+    score = safe_divide(2.0 * (w * tp).sum(k_axis) + nr, (w * size).sum(k_axis) + dr, 1.0)
     per_unit = (1.0 - score).mean(-1)  # average multilabel channels (P)
     return reduce(per_unit, reduction)
 
@@ -677,16 +846,28 @@ class GeneralizedDiceLoss(LossModule):
         *,
         mode: Mode | str = "multiclass",
         from_logits: bool = True,
-        smooth: float = 1e-5,
+        w_type: WeightType | str = "square",
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
+        soft_label: bool = False,
+        weight: Any = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
         super().__init__(
             mode=mode,
             from_logits=from_logits,
+            w_type=w_type,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            soft_label=soft_label,
+            weight=weight,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -695,15 +876,22 @@ class GeneralizedDiceLoss(LossModule):
 # --------------------------------------------------------------------------- log-cosh Dice
 
 
-@loss_function("log_cosh_dice")
+@loss_function("log_cosh_dice", smooth=OPTIONAL_SMOOTH)
 def log_cosh_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
-    smooth: float = 1.0,
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
+    average: Average | str = "macro",
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "batch",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -714,9 +902,10 @@ def log_cosh_dice_loss(
     Parameters
     ----------
     smooth : default 1
-        The Keras Dice of the survey's code.
+        The Keras Dice of the survey's code (or ``smooth_nr``/``smooth_dr``).
     aggregation : default "batch"
         The survey's code flattens the batch.
+    Other options : as :func:`dice_loss` (``weight`` multiplies each class's ``ln cosh``).
 
     Returns
     -------
@@ -740,8 +929,12 @@ def log_cosh_dice_loss(
     >>> round(log_cosh_dice_loss(p, g, from_logits=False, smooth=0).item(), 4), round(math.log(math.cosh(1)), 4)
     (0.4338, 0.4338)
     """
-    _, p, g = _maps(input, target, mode, from_logits, include_background, "log_cosh_dice")
-    return reduce(torch.log(torch.cosh(1.0 - dice_score(p, g, aggregation, smooth))), reduction)
+    p, g, _ = _maps(input, target, mask, mode, from_logits, include_background, ignore_index, "log_cosh_dice")
+    nr, dr = smoothing(smooth, smooth_nr, smooth_dr, 1.0)
+    score = dice_score(
+        p, g, aggregation, nr, dr, soft_label=soft_label, weight=weight, average=average, loss="log_cosh_dice"
+    )
+    return reduce(_per_class(torch.log(torch.cosh(1.0 - score)), weight, average, "log_cosh_dice"), reduction)
 
 
 class LogCoshDiceLoss(LossModule):
@@ -754,8 +947,14 @@ class LogCoshDiceLoss(LossModule):
         *,
         mode: Mode | str = "binary",
         from_logits: bool = True,
-        smooth: float = 1.0,
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
+        soft_label: bool = False,
+        weight: Any = None,
+        average: Average | str = "macro",
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "batch",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -763,7 +962,13 @@ class LogCoshDiceLoss(LossModule):
             mode=mode,
             from_logits=from_logits,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            soft_label=soft_label,
+            weight=weight,
+            average=average,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -776,11 +981,14 @@ class LogCoshDiceLoss(LossModule):
 def mcc_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     smooth: float = 1e-5,
+    weight: torch.Tensor | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -788,20 +996,25 @@ def mcc_loss(
 
     .. math::
 
-        MCC = \frac{(TP + s)(TN + s) - FP\cdot FN}
-                   {\sqrt{(TP + s + FP)(TP + s + FN)(TN + s + FP)(TN + s + FN)}}
+        MCC = \frac{TP\cdot TN - FP\cdot FN}
+                   {\sqrt{(TP + FP)(TP + FN)(TN + FP)(TN + FN) + s}},\qquad
+        MCC = 1\ \text{where}\ FP = FN = 0
 
     with soft counts (:math:`TN = \sum (1 - p)(1 - g)`).
 
     Parameters
     ----------
     smooth : float > 0, default 1e-5
-        segeval's smoothing: ``s`` is added to TP and TN. It keeps every factor of the root
-        positive (so MCC is defined when the target or the prediction is empty or full) and makes a
-        perfect prediction score exactly 1 in every case; the paper has no smoothing. MONAI adds
-        ``1e-5`` under the root and special-cases ``FP = FN = 0``. With all four marginals well
-        above ``s`` the values agree.
-    Other options : as :func:`dice_loss`.
+        ``s``, added under the root only (MONAI's ``smooth_dr``; MONAI's ``smooth_nr`` is 0). This
+        placement gives the limits users expect, exactly: a perfect prediction scores loss 0
+        (also when the target is empty or full: :math:`FP = FN = 0` is defined as MCC 1), an empty
+        prediction on a non-empty target loss 1 (its numerator is exactly 0), and ``s`` keeps the
+        gradient finite near an empty or full prediction. (segeval < issue 12 added ``s`` to TP
+        and TN, which left an empty prediction at loss 0.998882.)
+    weight : sequence of K floats, optional
+        Per-class weights on the per-class losses (see :func:`dice_loss`).
+    Other options : as :func:`dice_loss` (``ignore_index``/``mask``: ignored pixels are not true
+        negatives either).
 
     Returns
     -------
@@ -811,8 +1024,9 @@ def mcc_loss(
     Notes
     -----
     Unlike Dice and Tversky, MCC uses the true negatives as well, so it penalises errors relative
-    to the background size. smp's ``MCCLoss`` is batch-level (``aggregation="batch"``) and adds
-    ``eps`` to all four counts.
+    to the background size. Equal to MONAI's ``MCCLoss(smooth_nr=0, smooth_dr=s)``. smp's
+    ``MCCLoss`` is batch-level (``aggregation="batch"``) and adds ``eps`` to all four counts, so
+    its empty-prediction loss is :math:`1 - O(\sqrt{eps})`.
 
     References
     ----------
@@ -825,16 +1039,18 @@ def mcc_loss(
     >>> p = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]]); g = torch.tensor([[[1.0, 0.0, 1.0, 0.0]]])
     >>> round(mcc_loss(p, g, from_logits=False).item(), 4)   # MCC = (1*1 - 1*1)/2 = 0
     1.0
+    >>> mcc_loss(torch.zeros(1, 1, 4), g, from_logits=False).item()   # empty prediction
+    1.0
     """
-    _, p, g = _maps(input, target, mode, from_logits, include_background, "mcc")
+    p, g, valid = _maps(input, target, mask, mode, from_logits, include_background, ignore_index, "mcc")
     dims = sum_dims(p, aggregation)
-    tp = (p * g).sum(dims) + smooth
-    tn = ((1.0 - p) * (1.0 - g)).sum(dims) + smooth
-    fp = (p * (1.0 - g)).sum(dims)
-    fn = ((1.0 - p) * g).sum(dims)
+    negative = (1.0 - p) * (1.0 - g)
+    tn = (negative if valid is None else negative * valid).sum(dims)
+    tp, fp, fn = region_counts(p, g, aggregation)
     num = tp * tn - fp * fn
-    den = (tp + fp).sqrt() * (tp + fn).sqrt() * (tn + fp).sqrt() * (tn + fn).sqrt()
-    return reduce(1.0 - safe_divide(num, den, 1.0), reduction)
+    den = torch.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn) + smooth)
+    mcc = torch.where((fp == 0) & (fn == 0), torch.ones_like(num), safe_divide(num, den, 0.0))
+    return reduce(class_weighted(1.0 - mcc, weight, "mcc"), reduction)
 
 
 class MCCLoss(LossModule):
@@ -848,7 +1064,9 @@ class MCCLoss(LossModule):
         mode: Mode | str = "binary",
         from_logits: bool = True,
         smooth: float = 1e-5,
+        weight: Any = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -856,7 +1074,9 @@ class MCCLoss(LossModule):
             mode=mode,
             from_logits=from_logits,
             smooth=smooth,
+            weight=weight,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -865,16 +1085,23 @@ class MCCLoss(LossModule):
 # --------------------------------------------------------------------------- focal Dice
 
 
-@loss_function("focal_dice", beta=number(low=1))
+@loss_function("focal_dice", beta=number(low=1), smooth=OPTIONAL_SMOOTH)
 def focal_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "multiclass",
     from_logits: bool = True,
     beta: float = 2.0,
-    smooth: float = 1e-5,
+    smooth: float | None = None,
+    smooth_nr: float | None = None,
+    smooth_dr: float | None = None,
+    soft_label: bool = False,
+    weight: torch.Tensor | None = None,
+    average: Average | str = "macro",
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -891,8 +1118,9 @@ def focal_dice_loss(
         classes relative to poorly segmented ones (the gradient :math:`\propto D^{1/\beta - 1}` grows
         as :math:`D` falls). The paper requires :math:`\beta \ge 1`; 2 is segeval's default (the
         paper's experimental value was not re-checked).
-    Other options : as :func:`dice_loss`. The paper works on tumour sub-regions only: in multi-class
-        mode pass ``include_background=False`` for that setting.
+    Other options : as :func:`dice_loss` (``smooth``, ``smooth_nr``, ``smooth_dr``, ``soft_label``,
+        ``weight``, ``average``, ``ignore_index``, ``mask``). The paper works on tumour sub-regions
+        only: in multi-class mode pass ``include_background=False`` for that setting.
 
     Returns
     -------
@@ -916,9 +1144,12 @@ def focal_dice_loss(
     >>> round(focal_dice_loss(p, g, mode="binary", from_logits=False, smooth=0).item(), 6)  # 1 - (2/3)**0.5
     0.183503
     """
-    _, p, g = _maps(input, target, mode, from_logits, include_background, "focal_dice")
-    score = dice_score(p, g, aggregation, smooth)
-    return reduce(1.0 - safe_pow(score, 1.0 / beta), reduction)
+    p, g, _ = _maps(input, target, mask, mode, from_logits, include_background, ignore_index, "focal_dice")
+    nr, dr = smoothing(smooth, smooth_nr, smooth_dr, 1e-5)
+    score = dice_score(
+        p, g, aggregation, nr, dr, soft_label=soft_label, weight=weight, average=average, loss="focal_dice"
+    )
+    return reduce(_per_class(1.0 - safe_pow(score, 1.0 / beta), weight, average, "focal_dice"), reduction)
 
 
 class FocalDiceLoss(LossModule):
@@ -932,8 +1163,14 @@ class FocalDiceLoss(LossModule):
         mode: Mode | str = "multiclass",
         from_logits: bool = True,
         beta: float = 2.0,
-        smooth: float = 1e-5,
+        smooth: float | None = None,
+        smooth_nr: float | None = None,
+        smooth_dr: float | None = None,
+        soft_label: bool = False,
+        weight: Any = None,
+        average: Average | str = "macro",
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -942,7 +1179,13 @@ class FocalDiceLoss(LossModule):
             from_logits=from_logits,
             beta=beta,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            soft_label=soft_label,
+            weight=weight,
+            average=average,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -979,10 +1222,13 @@ def _pools(x: torch.Tensor, aggregation: Aggregation) -> torch.Tensor:
 def lovasz_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
+    weight: torch.Tensor | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "image",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -1009,6 +1255,12 @@ def lovasz_loss(
     aggregation : default "image"
         One pool per image (Berman's ``per_image=True``) or the whole batch (the default of
         Berman's ``lovasz_softmax``).
+    weight : sequence of K floats, optional
+        Per-class (multi-class) or per-channel weights multiplying each class's Lovász loss before
+        the mean over classes (present classes in multi-class mode). A buffer in the module.
+    ignore_index, mask : as :func:`dice_loss`; ignored pixels leave the pools (their error is 0
+        and they are not positives, which leaves the Lovász extension unchanged; Berman's
+        ``ignore`` drops them).
 
     Returns
     -------
@@ -1034,7 +1286,7 @@ def lovasz_loss(
     >>> lovasz_loss(z, g).item()
     0.0
     """
-    prep = prepare(input, target, mode, from_logits, loss="lovasz")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="lovasz")
     channels = prep.channels(include_background)
     gt = (prep.g[:, channels] > 0.5).to(prep.dtype)
     if mode is Mode.MULTICLASS:
@@ -1043,8 +1295,11 @@ def lovasz_loss(
         errors = torch.relu(1.0 - prep.z * (2.0 * gt - 1.0))
     else:
         errors = (gt - prep.p).abs()
+    valid = prep.valid
+    if valid is not None:
+        errors = errors * (valid[:, channels] if valid.shape[1] > 1 else valid)
     e, y = _pools(errors, aggregation), _pools(gt, aggregation)
-    per_class = _lovasz(e, y)  # (B, K) or (K,)
+    per_class = class_weighted(_lovasz(e, y), weight, "lovasz")  # (B, K) or (K,)
     if mode is Mode.MULTICLASS:
         present = (y.sum(-1) > 0).to(per_class.dtype)
         per_unit = safe_divide((per_class * present).sum(-1), present.sum(-1), 0.0)
@@ -1063,14 +1318,18 @@ class LovaszLoss(LossModule):
         *,
         mode: Mode | str = "binary",
         from_logits: bool = True,
+        weight: Any = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "image",
         reduction: Reduction | str = "mean",
     ) -> None:
         super().__init__(
             mode=mode,
             from_logits=from_logits,
+            weight=weight,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )
@@ -1120,13 +1379,16 @@ def soft_skeleton(x: torch.Tensor, iterations: int) -> torch.Tensor:
 def cldice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
+    mask: torch.Tensor | None = None,
     *,
     mode: Mode | str = "binary",
     from_logits: bool = True,
     alpha: float = 0.5,
     iterations: int = 3,
     smooth: float = 1.0,
+    weight: torch.Tensor | None = None,
     include_background: bool = True,
+    ignore_index: int | None = None,
     aggregation: Aggregation | str = "batch",
     reduction: Reduction | str = "mean",
 ) -> torch.Tensor:
@@ -1156,6 +1418,11 @@ def cldice_loss(
         Added to the numerators and denominators above (reference code).
     aggregation : default "batch"
         The reference code sums over the batch.
+    weight : sequence of K floats, optional
+        Per-class weights on the per-class losses (see :func:`dice_loss`).
+    ignore_index, mask : as :func:`dice_loss`. Prediction and target are set to 0 at ignored
+        pixels before the soft skeletons (a neighbourhood operator), and the skeletons are masked
+        again before the sums.
 
     Returns
     -------
@@ -1182,23 +1449,24 @@ def cldice_loss(
     >>> cldice_loss(g, g, from_logits=False).item()                # perfect prediction
     0.0
     """
-    prep = prepare(input, target, mode, from_logits, loss="cldice")
+    prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="cldice")
     if prep.z.ndim not in (4, 5):
         raise UsageError(
             f"cldice: expected 2-D or 3-D images, input of shape (B, C, H, W) or (B, C, D, H, W), "
             f"got {tuple(prep.z.shape)}"
         )
-    channels = prep.channels(include_background)
-    p, g = prep.p[:, channels], prep.g[:, channels]
+    p, g, valid = region_maps(prep, include_background)
     dims = sum_dims(p, aggregation)
     skeleton_p = soft_skeleton(p, iterations)
     with torch.no_grad():
         skeleton_g = soft_skeleton(g, iterations)
+    if valid is not None:
+        skeleton_p, skeleton_g = skeleton_p * valid, skeleton_g * valid
     precision = ((skeleton_p * g).sum(dims) + smooth) / (skeleton_p.sum(dims) + smooth)
     sensitivity = ((skeleton_g * p).sum(dims) + smooth) / (skeleton_g.sum(dims) + smooth)
     cl = safe_divide(2.0 * precision * sensitivity, precision + sensitivity, 0.0)
     dice = dice_score(p, g, aggregation, smooth)
-    return reduce((1.0 - alpha) * (1.0 - dice) + alpha * (1.0 - cl), reduction)
+    return reduce(class_weighted((1.0 - alpha) * (1.0 - dice) + alpha * (1.0 - cl), weight, "cldice"), reduction)
 
 
 class ClDiceLoss(LossModule):
@@ -1214,7 +1482,9 @@ class ClDiceLoss(LossModule):
         alpha: float = 0.5,
         iterations: int = 3,
         smooth: float = 1.0,
+        weight: Any = None,
         include_background: bool = True,
+        ignore_index: int | None = None,
         aggregation: Aggregation | str = "batch",
         reduction: Reduction | str = "mean",
     ) -> None:
@@ -1224,7 +1494,9 @@ class ClDiceLoss(LossModule):
             alpha=alpha,
             iterations=iterations,
             smooth=smooth,
+            weight=weight,
             include_background=include_background,
+            ignore_index=ignore_index,
             aggregation=aggregation,
             reduction=reduction,
         )

@@ -213,11 +213,13 @@ def generalized_dice(p, g, smooth):
 
 
 def mcc(p, g, s, batch=False):
-    tp = spatial_sum(p * g, batch) + s
-    tn = spatial_sum((1 - p) * (1 - g), batch) + s
+    """MCC with ``s`` under the root; 1 where FP = FN = 0."""
+    tp = spatial_sum(p * g, batch)
+    tn = spatial_sum((1 - p) * (1 - g), batch)
     fp = spatial_sum(p * (1 - g), batch)
     fn = spatial_sum((1 - p) * g, batch)
-    return (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    value = (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn) + s)
+    return np.where((fp == 0) & (fn == 0), 1.0, value)
 
 
 def lovasz_extension(errors, gt):

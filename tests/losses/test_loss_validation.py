@@ -75,6 +75,12 @@ BAD_VALUES: dict[str, list[tuple[object, str]]] = {
     "pos_weight": [(-2.0, "Expected `pos_weight` to be a finite number > 0, got -2.0")],
     "ignore_index": [(1.5, "Expected `ignore_index` to be an integer, got 1.5")],
     "variant": [("asym", "Expected `variant` to be one of 'asymmetric', 'symmetric', got 'asym'")],
+    "smooth_nr": [(-1.0, "Expected `smooth_nr` to be a finite number >= 0, got -1.0")],
+    "smooth_dr": [(math.inf, "Expected `smooth_dr` to be a finite number >= 0, got inf")],
+    "label_smoothing": [(1.5, "Expected `label_smoothing` to be a finite number >= 0 and <= 1, got 1.5")],
+    "average": [("weighted", "Expected `average` to be one of 'macro', 'micro', got 'weighted'")],
+    "w_type": [("squared", "Expected `w_type` to be one of 'square', 'simple', 'uniform', got 'squared'")],
+    "soft_label": [("yes", "Expected `soft_label` to be True or False, got 'yes'")],
 }
 
 

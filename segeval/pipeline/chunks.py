@@ -1,9 +1,10 @@
 """Stage 5, chunks: the work unit of a run, and the local thread pool that runs it.
 
 The per-case work is one function, :func:`score_chunk`, from a chunk of pairs (one device batch)
-to a list of small records: load → decode → count (→ distances). :func:`run_local` runs the
-chunks in a thread pool and yields their records in case order; another executor (a cluster)
-can run the same function. The device is resolved once per process, where the chunks run.
+to a list of small records: load → decode → count (→ distances). Two executors run it, and
+:func:`segeval.score` picks one explicitly: :func:`run_local`, a thread pool that yields the records
+in case order, or :func:`segeval.pipeline.dask_run.run_dask`, the tasks of a Dask cluster (a
+``client``). The device is resolved once per process, where the chunks run.
 """
 
 from __future__ import annotations

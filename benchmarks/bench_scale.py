@@ -1,0 +1,251 @@
+"""How the cost of ``segeval score`` grows with the number of cases, locally and on a 2-worker Dask cluster.
+
+    python benchmarks/bench_scale.py [--counts 1000 5000 20000] [--rounds 3] [--data /tmp/segeval-scale]
+
+Data (generated once, deterministic, into --data): N small 2-D cases, 64×64 PNG pairs with 3 labels, and 48
+3-D cases, 64×128×128 NIfTI pairs with 3 labels. Every run is a fresh process (``_child``) that scores one set
+and writes the reports, as ``segeval score --out`` does:
+
+  local   segeval.score(..., workers=2): the thread pool (this machine has 2 cores)
+  dask    segeval.score(..., client=...) on a LocalCluster of 2 worker processes, 1 thread each
+
+Per run: seconds per case (scoring and reports), the client's peak RSS above its RSS before scoring (after a
+warm-up run of sample_data/png2d: the imports, and for dask the cluster started), each worker's peak RSS, and the bytes of one record (the
+memory that unpickling the records takes, per case). Rounds are interleaved (local, dask, local, ...) and the
+median is reported. A model of where a cluster pays off (labelled as a model) follows from the measured
+per-case compute and the Dask overhead per case. Results are appended to --results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+SHAPE_2D = (64, 64)
+SHAPE_3D = (64, 128, 128)
+N_3D = 48
+
+
+def make_2d(root: Path, n: int) -> tuple[Path, Path]:
+    """``n`` 64×64 PNG pairs: a disc and a square on background, the prediction shifted by a few pixels."""
+    from PIL import Image
+
+    preds, gts = root / f"png{n}" / "preds", root / f"png{n}" / "gts"
+    if gts.is_dir() and len(os.listdir(gts)) == n:
+        return preds, gts
+    preds.mkdir(parents=True, exist_ok=True), gts.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(n)
+    yy, xx = np.mgrid[: SHAPE_2D[0], : SHAPE_2D[1]]
+    for i in range(n):
+        cy, cx, r = rng.integers(16, 48), rng.integers(16, 48), rng.integers(5, 14)
+        gt = np.where((yy - cy) ** 2 + (xx - cx) ** 2 < r * r, 1, 0).astype(np.uint8)
+        gt[4:14, 4 : 4 + rng.integers(5, 20)] = 2
+        pred = np.roll(gt, (rng.integers(-2, 3), rng.integers(-2, 3)), axis=(0, 1))
+        Image.fromarray(gt).save(gts / f"case_{i:05d}.png")
+        Image.fromarray(pred).save(preds / f"case_{i:05d}.png")
+    return preds, gts
+
+
+def make_3d(root: Path) -> tuple[Path, Path]:
+    """:data:`N_3D` NIfTI pairs of :data:`SHAPE_3D`: an ellipsoid and a slab, the prediction shifted."""
+    import SimpleITK as sitk
+
+    preds, gts = root / "nii" / "preds", root / "nii" / "gts"
+    if gts.is_dir() and len(os.listdir(gts)) == N_3D:
+        return preds, gts
+    preds.mkdir(parents=True, exist_ok=True), gts.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    zz, yy, xx = np.mgrid[: SHAPE_3D[0], : SHAPE_3D[1], : SHAPE_3D[2]]
+    for i in range(N_3D):
+        c, r = rng.integers(24, 40, size=3), rng.integers(10, 20, size=3)
+        gt = np.where(((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2 < 1, 1, 0)
+        gt = gt.astype(np.uint8)
+        gt[5:15, 90:110, 10 : 20 + i % 30] = 2
+        pred = np.roll(gt, rng.integers(-2, 3), axis=2)
+        for array, folder in ((gt, gts), (pred, preds)):
+            image = sitk.GetImageFromArray(array)
+            image.SetSpacing((0.8, 0.8, 2.0))
+            sitk.WriteImage(image, str(folder / f"vol_{i:03d}.nii.gz"))
+    return preds, gts
+
+
+def rss_bytes() -> int:
+    """This process's resident set size now."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def record_bytes(records: list) -> float:
+    """Memory per record: what unpickling the records allocates, per record (traced by tracemalloc)."""
+    import pickle
+    import tracemalloc
+
+    payload = pickle.dumps(records)
+    tracemalloc.start()
+    copy = pickle.loads(payload)
+    size = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del copy
+    return size / max(1, len(records))
+
+
+def child(executor: str, preds: str, gts: str) -> dict:
+    """One run in this (fresh) process: score, write the reports, and measure."""
+    import segeval
+
+    cluster = client = None
+    if executor == "dask":
+        from distributed import Client, LocalCluster
+
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
+        client = Client(cluster)
+    warm = Path(__file__).resolve().parents[1] / "sample_data" / "png2d"
+    segeval.score(warm / "preds", warm / "gts", client=client)  # the imports, here and on the workers
+    baseline = rss_bytes()
+    started = time.perf_counter()
+    result = segeval.score(preds, gts, client=client, workers=2)
+    with tempfile.TemporaryDirectory() as out:
+        result.write(out)
+    seconds = time.perf_counter() - started
+    workers = []
+    if client is not None:
+        workers = sorted(client.run(peak_rss_bytes).values())
+        client.close()
+        cluster.close()
+    return {
+        "executor": executor,
+        "cases": len(result.cases),
+        "failed": len(result.failed),
+        "seconds": seconds,
+        "s_per_case": seconds / len(result.cases),
+        "client_baseline_mb": baseline / 2**20,
+        "client_peak_above_baseline_mb": (peak_rss_bytes() - baseline) / 2**20,
+        "worker_peak_mb": [w / 2**20 for w in workers],
+        "record_bytes": record_bytes(result.cases),
+        "per_case_rows": len(result.per_case),
+    }
+
+
+def run(executor: str, preds: Path, gts: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "_child", executor, str(preds), str(gts)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median_of(runs: list[dict]) -> dict:
+    middle = sorted(runs, key=lambda r: r["s_per_case"])[len(runs) // 2]
+    return {**middle, "s_per_case_runs": [round(r["s_per_case"] * 1000, 3) for r in runs]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", type=int, nargs="+", default=[1000, 5000, 20000])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--big-rounds", type=int, default=1, help="rounds for the sets of 10,000 cases or more")
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "segeval-scale")
+    parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    parser.add_argument("--no-write", action="store_true", help="print the table, do not append it")
+    args = parser.parse_args()
+    sets = {f"2-D {n}": make_2d(args.data, n) for n in args.counts}
+    sets["3-D 48"] = make_3d(args.data)
+    load_before = os.getloadavg()
+    results: dict[tuple[str, str], dict] = {}
+    for name, (preds, gts) in sets.items():
+        runs: dict[str, list[dict]] = {"local": [], "dask": []}
+        for _ in range(args.big_rounds if len(os.listdir(gts)) >= 10_000 else args.rounds):
+            for executor in runs:
+                runs[executor].append(run(executor, preds, gts))
+                print(name, executor, json.dumps(runs[executor][-1]), flush=True)
+        for executor, measured in runs.items():
+            results[name, executor] = median_of(measured)
+    load_after = os.getloadavg()
+    text = report(results, load_before, load_after, args.rounds, args.big_rounds)
+    print(text)
+    if not args.no_write:
+        with args.results.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + text)
+
+
+def report(results: dict, load_before, load_after, rounds: int, big_rounds: int) -> str:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## Scale: cost per case from 1,000 to 20,000 cases, local and on Dask (`bench_scale.py`) — {now}",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; Python "
+        f"{platform.python_version()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
+        f"(the cores are shared with other work: timings are the median of {rounds} interleaved rounds, "
+        f"{big_rounds} for 10,000 cases or more, each a fresh process). local: the thread pool, 2 threads; dask: a LocalCluster of 2 processes × 1 thread on "
+        "the same 2 cores. Seconds per case include pairing, scoring and writing the reports.",
+        "",
+        "| cases | executor | ms per case (median; runs) | client peak RSS above baseline | MB per 1,000 "
+        "cases | worker peak RSS | bytes per record | per-case rows |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for (name, executor), r in results.items():
+        workers = ", ".join(f"{w:.0f} MB" for w in r["worker_peak_mb"]) or "—"
+        lines.append(
+            f"| {name} | {executor} | {r['s_per_case'] * 1000:.2f} ({', '.join(map(str, r['s_per_case_runs']))}) | "
+            f"{r['client_peak_above_baseline_mb']:.0f} MB | {r['client_peak_above_baseline_mb'] / r['cases'] * 1000:.1f} | "
+            f"{workers} | {r['record_bytes']:.0f} | {r['per_case_rows']:,} |"
+        )
+    lines += ["", *break_even(results), ""]
+    return "\n".join(lines)
+
+
+def break_even(results: dict) -> list[str]:
+    """The model of where a cluster pays off, from the measured per-case compute and overhead."""
+    lines = ["Dask overhead per case (dask − local, same 2 cores, same parallelism):", ""]
+    model = []
+    for name in dict.fromkeys(n for n, _ in results):
+        local, dask = results[name, "local"]["s_per_case"], results[name, "dask"]["s_per_case"]
+        overhead = dask - local
+        compute = 2 * local  # one core's seconds per case: the 2 threads shared 2 cores
+        lines.append(
+            f"- {name}: local {local * 1000:.2f} ms, dask {dask * 1000:.2f} ms, overhead {overhead * 1000:+.2f} ms"
+        )
+        model.append((name, compute, overhead))
+    lines += [
+        "",
+        "Model (not a measurement): with W machines of P cores each and compute c seconds per case on one core, the "
+        "thread pool of one machine takes n·c/P and the cluster n·c/(W·P) + n·o, where o is the overhead per case "
+        "measured above (paid on the client). The cluster pays off when c/P·(1 − 1/W) > o, i.e. c > o·P·W/(W − 1); "
+        "for P = 2 and W = 4:",
+        "",
+    ]
+    for name, compute, overhead in model:
+        needed = max(overhead, 0.0) * 2 * 4 / 3
+        verdict = "pays off" if compute > needed else "does not pay off"
+        lines.append(
+            f"- {name}: c = {compute * 1000:.2f} ms per case on one core, break-even c = {needed * 1000:.2f} ms: "
+            f"the cluster {verdict}"
+        )
+    return lines
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_child":
+        print(json.dumps(child(*sys.argv[2:5])))
+    else:
+        main()

@@ -182,54 +182,85 @@ def _response_scale(values: pd.Series) -> float:
     return float(finite.abs().max()) if len(finite) else 0.0
 
 
-def sweep_lines(table: pd.DataFrame, *, columns: int = 3):
-    """One panel per degradation: each loss's response (and 1 - Dice, HD95) against the level.
+def sweep_lines(table: pd.DataFrame):
+    """Small multiples: one row of panels per loss family, one column per degradation; in each panel the
+    family's losses (colours repeat only across families) and, in black, 1 - Dice (dashed) and HD95 (dotted).
 
     ``table`` is :class:`segeval.analysis.sweep.SweepResult`'s ``table``; ``response`` is scaled per
     loss so that its largest reaction over the whole sweep is 1, and is positive when the prediction
-    looks worse (the hard Dice's sign is flipped; see :mod:`segeval.analysis.sweep`). The hard
-    Dice is the dashed black line, HD95 the dotted one.
+    looks worse (the hard Dice's sign is flipped; see :mod:`segeval.analysis.sweep`). Each line carries
+    the id ``c-NAME--DEGRADATION`` in SVG output, for the HTML page's legend.
     """
     from matplotlib import colormaps
 
     degradations = list(dict.fromkeys(table["degradation"]))
-    names = list(dict.fromkeys(table.loc[table["kind"] == "loss", "name"]))
+    families = loss_families(table.loc[table["kind"] == "loss", "name"])
     metrics = list(dict.fromkeys(table.loc[table["kind"] == "metric", "name"]))
-    palette = colormaps["tab20"](np.linspace(0, 1, 20))
-    styles = ["-", "--", ":", "-."]
-    rows, cols = _grid(len(degradations), columns)
-    figure = new_figure(cols * 3.4 + 1.9, rows * 2.7 + 0.4)
-    axes = figure.subplots(rows, cols, squeeze=False)
-    handles = {}
-    lowest = pd.to_numeric(table.loc[table["status"] == Status.OK.value, "response"], errors="coerce").min()
+    palette = colormaps["tab10"](np.arange(10))
+    rows, cols = max(1, len(families)), len(degradations)
+    figure = new_figure(cols * 2.5 + 2.4, rows * 2.1 + 0.5)
+    axes = figure.subplots(rows, cols, squeeze=False, sharex="col", sharey=True)
+    ok = table[table["status"] == Status.OK.value]
+    lowest = pd.to_numeric(ok["response"], errors="coerce").min()
     bottom = min(-0.1, float(lowest) - 0.05) if np.isfinite(lowest) else -1.05
-    for ax, degradation in zip(axes.ravel(), degradations):
-        part = table[(table["degradation"] == degradation) & (table["status"] == Status.OK.value)]
-        for index, (kind, name) in enumerate([*(("loss", n) for n in names), *(("metric", m) for m in metrics)]):
-            curve = part[(part["kind"] == kind) & (part["name"] == name)]
-            if curve.empty:
-                continue
-            if kind == "loss":
-                style = dict(color=palette[index % 20], linestyle=styles[(index // 20) % 4], linewidth=1.0)
-            else:
-                style = dict(color="black", linestyle="--" if name == "hard_dice" else ":", linewidth=2.0)
-            (line,) = ax.plot(curve["level"], curve["response"], marker=".", markersize=3, **style)
-            handles[name if kind == "loss" else f"{name} (metric)"] = line
-        ax.axhline(0, color="grey", linewidth=0.5)
-        if degradation == "imbalance":
-            ax.set_xscale("log")
-            ax.invert_xaxis()
-            ax.set_xlabel("foreground fraction", fontsize=8)
-        else:
-            ax.set_xlabel(_level_unit(degradation), fontsize=8)
-        ax.set_title(degradation, fontsize=9)
-        ax.set_ylim(bottom, 1.05)
-        ax.tick_params(labelsize=7)
-    for ax in axes.ravel()[len(degradations) :]:
-        ax.set_axis_off()
-    axes[0, 0].set_ylabel("response (per-loss max = 1)", fontsize=8)
-    figure.legend(list(handles.values()), list(handles), loc="outside right center", fontsize=6, ncols=1)
+    for row, (family, names) in enumerate(families.items() or [("", [])]):
+        handles = {}
+        for col, degradation in enumerate(degradations):
+            ax = axes[row, col]
+            part = ok[ok["degradation"] == degradation]
+            curves = [("loss", name, i) for i, name in enumerate(names)] + [("metric", m, 0) for m in metrics]
+            for kind, name, index in curves:
+                curve = part[(part["kind"] == kind) & (part["name"] == name)]
+                if curve.empty:
+                    continue
+                if kind == "loss":
+                    style = dict(
+                        color=palette[index % 10], linestyle=["-", "--", ":"][(index // 10) % 3], linewidth=1.1
+                    )
+                else:
+                    style = dict(color="black", linestyle="--" if name == "hard_dice" else ":", linewidth=1.6)
+                (line,) = ax.plot(curve["level"], curve["response"], marker=".", markersize=3, **style)
+                line.set_gid(f"c-{name}--{degradation}")
+                handles[name if kind == "loss" else f"{name} (metric)"] = line
+            ax.axhline(0, color="grey", linewidth=0.5)
+            if degradation == "imbalance":
+                ax.set_xscale("log")
+                if row == 0:
+                    ax.invert_xaxis()
+            if row == rows - 1:
+                ax.set_xlabel(
+                    "foreground fraction" if degradation == "imbalance" else _level_unit(degradation), fontsize=8
+                )
+            if row == 0:
+                ax.set_title(degradation, fontsize=9)
+            ax.set_ylim(bottom, 1.05)
+            ax.tick_params(labelsize=7)
+        axes[row, 0].set_ylabel(f"{family}\nresponse", fontsize=8)
+        axes[row, -1].legend(
+            list(handles.values()),
+            list(handles),
+            fontsize=6,
+            loc="center left",
+            bbox_to_anchor=(1.02, 0.5),
+            frameon=False,
+        )
     return figure
+
+
+def loss_families(names) -> dict[str, list[str]]:
+    """Loss names grouped by catalog family, in catalog family order (an unknown name goes to ``other``)."""
+    from segeval.errors import UnknownNameError
+    from segeval.losses.catalog import loss_spec
+
+    groups: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        try:
+            family = loss_spec(name).family.value
+        except UnknownNameError:  # a table from another version of the catalog
+            family = "other"
+        groups.setdefault(family, []).append(name)
+    order = ["distribution", "region", "boundary", "compound", "other"]
+    return {family: groups[family] for family in sorted(groups, key=lambda f: order.index(f) if f in order else 99)}
 
 
 def _level_unit(degradation: str) -> str:

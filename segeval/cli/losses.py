@@ -299,8 +299,9 @@ def analyze(
     from segeval.analysis.analyze import analyze_losses
 
     settings, _ = resolve_settings(options, Command.ANALYZE)
-    output_format, out = settings.pop("format"), settings.pop("out")
+    output_format, out, html = settings.pop("format"), settings.pop("out"), settings.pop("html")
     check_report_folder(out)
+    _check_page(html)
     show_progress = settings.pop("progress") and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:
         result = analyze_losses(
@@ -321,6 +322,10 @@ def analyze(
         stderr.print(f"warning: {printable(warning)}", markup=False)
     if out is not None:
         stderr.print(output_paths_note(write_reports(result.write, out), "analysis"), markup=False)
+    if html is not None:
+        from segeval.report.html_losses import write_analysis_page
+
+        _write_page(write_analysis_page, result, html)
     broken = result.failed_rows
     _print_failures(result.failed, broken)
     columns = [
@@ -344,6 +349,25 @@ def analyze(
     )
     if result.failed or not broken.empty:
         raise typer.Exit(code=int(ExitCode.INPUT))
+
+
+def _check_page(html: Path | None) -> None:
+    """A usage error, before any work, when the ``--html`` file cannot be written."""
+    if html is not None:
+        from segeval.report.writers import check_out_file
+
+        check_out_file(html, "--html")
+
+
+def _write_page(write, result, html: Path) -> None:
+    """``write(result, html)``; a failure to write is a one-line usage error naming the file."""
+    from segeval.errors import UsageError
+
+    try:
+        write(result, html)
+    except OSError as exc:
+        raise UsageError(f"--html {html}: cannot write the page: {exc.strerror or exc}") from None
+    stderr.print(f"HTML page written to {printable(html)}", markup=False)
 
 
 def _levels_option(items: list[str] | None) -> dict[str, list[float]]:
@@ -405,6 +429,9 @@ def sweep(
             "--out", "-o", help="Write sweep.csv, sweep.json, sweep.png, sweep_matrix.png and sweep_examples.png here."
         ),
     ] = None,
+    html: Annotated[
+        Optional[Path], typer.Option(help="Write a self-contained HTML page of the sweep (docs/report.md).")
+    ] = None,
     output_format: FormatOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
@@ -416,6 +443,7 @@ def sweep(
     """
     output_format = parse_format(output_format)
     check_report_folder(out)
+    _check_page(html)
     from segeval.analysis.sweep import SweepOptions, parse_spatial_shape, reference_from_file, run_sweep
     from segeval.options import FLOAT_LIST, parse_value
 
@@ -444,6 +472,10 @@ def sweep(
         )
     if out is not None:
         stderr.print(output_paths_note(write_reports(result.write, out), "sweep"), markup=False)
+    if html is not None:
+        from segeval.report.html_losses import write_sweep_page
+
+        _write_page(write_sweep_page, result, html)
     table = result.table
     failed = table[table["status"] == Status.FAILED.value]
     for _, row in failed.drop_duplicates(["name"]).head(10).iterrows():

@@ -230,3 +230,39 @@ def test_thousand_cases_page_is_small_and_opens_quickly(browser, tmp_path):
     assert view.page.text_content("#case-table-more") == "show all 4000 rows"
     assert time.perf_counter() - started < 60
     view.page.close()
+
+
+def test_sweep_legend_shows_one_loss_and_hover_names_a_curve(browser, tmp_path):
+    from segeval.analysis.sweep import run_sweep
+    from segeval.report.html_losses import write_sweep_page
+
+    result = run_sweep(shape=(32, 32), losses=["bce", "ce", "dice"], degradations=["shift"])
+    view = Loaded(browser, write_sweep_page(result, tmp_path / "sweep.html"))
+    page = view.page
+    assert view.errors == [] and view.requests == [view.url]
+
+    def shown(name: str) -> bool:
+        return page.evaluate(f"getComputedStyle(document.getElementById('c-{name}--shift')).display") != "none"
+
+    page.click('button[data-curve="ce"]')
+    assert shown("ce") and not shown("bce")
+    assert shown("dice") and shown("hard_dice")  # other families and the metrics stay
+    page.click('button[data-curve="ce"]')
+    assert shown("bce") and shown("ce")
+    point = page.evaluate(
+        """() => {
+        const path = document.querySelector('#c-dice--shift path');
+        for (let f = 0.95; f > 0.2; f -= 0.05) {
+          const p = path.getPointAtLength(path.getTotalLength() * f).matrixTransform(path.getScreenCTM());
+          const hit = document.elementFromPoint(p.x, p.y);
+          if (hit && hit.closest('g[id^="c-"]') && hit.closest('g[id^="c-"]').id === 'c-dice--shift') return [p.x, p.y];
+        }
+        return null;
+      }"""
+    )
+    assert point is not None, "no point of the dice curve is on top"
+    page.mouse.move(*point)
+    assert page.text_content(".hover-name") == "dice"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "sweep.png"))
+    view.page.close()

@@ -18,7 +18,7 @@ from segeval.options import OutputFormat
 def metrics_command(
     output_format: FormatOpt = None,
 ) -> None:
-    """The metric catalog: name, aliases, level, direction, range, unit, formula and reference."""
+    """The metric catalog: name, aliases, family, level, direction, range, unit, formula, empty masks and reference."""
     output_format = parse_format(output_format)
     from segeval.metrics.catalog import catalog_rows
 
@@ -39,16 +39,30 @@ def metrics_command(
         return
     console = stdout_console()
     table = Table(title="segeval metrics", box=box.SIMPLE_HEAD if console.is_terminal else None, title_justify="left")
-    for column in ("name", "aliases", "level", "better", "unit", "formula", "reference"):
+    for column in (
+        "name",
+        "aliases",
+        "family",
+        "level",
+        "better",
+        "range",
+        "unit",
+        "formula",
+        "empty masks",
+        "reference",
+    ):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
             row["name"],
             ", ".join(row["aliases"]),
+            row["family"],
             row["level"],
             row["direction"],
+            "[{}, {}]".format(*row["range"]),
             row["unit"],
             row["formula"],
+            row["empty"],
             row["reference"],
         )
     console.print(table, markup=False)

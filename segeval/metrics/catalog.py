@@ -1107,7 +1107,7 @@ def catalog_rows() -> list[dict]:
 
 
 def _bound(value: float) -> float | str:
-    return "inf" if math.isinf(value) else value
+    return ("inf" if value > 0 else "-inf") if math.isinf(value) else value
 
 
 def markdown_table() -> str:

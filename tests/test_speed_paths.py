@@ -151,3 +151,13 @@ def test_each_file_of_a_case_is_decoded_exactly_once(files, monkeypatch):
         names = {f"{side}/{p.name}" for side in ("pred", "gt") for p in (files.root / folder / side).iterdir()}
         npz = {name for name in names if name.endswith(".npz")}
         assert decodes == Counter({name: 1 for name in names - npz} | ({"npz:": len(npz)} if npz else {})), folder
+
+
+def test_gpu_check_steps_run_on_the_cpu(monkeypatch):
+    """What benchmarks/gpu_check.sh runs besides the `gpu` tests (bench_gpu.py: counting, distances, score and
+    losses on the device against the CPU) works on the CPU, and the script parses."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import bench_gpu
+
+    assert bench_gpu.main(["--device", "cpu", "--quick", "--cases", "1", "--repeats", "1"]) == 0
+    subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu_check.sh")], check=True)

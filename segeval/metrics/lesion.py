@@ -53,6 +53,7 @@ from scipy.optimize import linear_sum_assignment
 from segeval.errors import UsageError
 from segeval.metrics.distance import average_symmetric_surface_distance, percentile_hausdorff_distance
 from segeval.metrics.surface import (
+    bounding_box,
     crop_pad,
     get_convention,
     padded_crop,
@@ -123,7 +124,6 @@ class LesionOptions:
     """Ratio metrics when no lesion is on either side, unless ``both_empty_perfect``."""
     convention: str = "segeval"
     """Surface-distance convention of the per-lesion HD95 and ASSD (``docs/distance.md``)."""
-    percentile: float = 95.0
 
     def __post_init__(self) -> None:
         if self.dilation_iterations and self.dilation_mm:
@@ -312,7 +312,7 @@ class _PairScores:
 
 
 def _pair_scores(
-    ref: _Components, r: int, pred: _Components, matched: Sequence[int], spacing, convention, percentile, worst
+    ref: _Components, r: int, pred: _Components, matched: Sequence[int], spacing, convention, worst
 ) -> _PairScores:
     """Dice, IoU, HD95 and ASSD of reference lesion ``r`` against the union of predicted lesions ``matched``,
     inside the union of their boxes padded by the distance kernels' margin."""
@@ -329,7 +329,7 @@ def _pair_scores(
     dice = 2 * inter / (size_g + size_p)
     iou = inter / (size_g + size_p - inter)
     sd = padded_surface_distances(p, g, spacing, convention, worst_mm=worst)
-    hd95 = percentile_hausdorff_distance(sd, percentile)
+    hd95 = percentile_hausdorff_distance(sd, 95.0)
     assd = average_symmetric_surface_distance(sd)
     return _PairScores(dice, iou, hd95, assd)
 
@@ -360,6 +360,13 @@ def lesion_metrics(
         raise UsageError(f"lesion metrics need two 2-D or 3-D masks of one shape, got {pred.shape} and {gt.shape}")
     connectivity = connectivity_for(gt.ndim, options.connectivity)
     element = structuring_element(gt.ndim, spacing, options)
+    worst = worst_distance_mm(gt.shape, spacing)
+    origin = np.zeros(gt.ndim)
+    content = bounding_box(gt | pred)
+    if content is not None:  # the work below sees the box of both masks, grown by the dilation's reach
+        content = _grow(content, _reach(element) or (0,) * gt.ndim, gt.shape)
+        gt, pred = np.ascontiguousarray(gt[content]), np.ascontiguousarray(pred[content])
+        origin = np.array([s.start for s in content], dtype=float)
     ref = _components(reference_lesions(gt, connectivity, element))
     prd = _components(_label(pred, connectivity))
     voxel_mm3 = float(np.prod(spacing))
@@ -417,7 +424,6 @@ def lesion_metrics(
         for p in inter[r]:
             pred_overlaps[p] += 1
 
-    worst = worst_distance_mm(gt.shape, spacing)
     convention = get_convention(options.convention)
     unmatched = options.unmatched_distance
     lesions: list[Lesion] = []
@@ -429,7 +435,7 @@ def lesion_metrics(
             status, scores = LesionStatus.IGNORED, _PairScores(math.nan, math.nan, math.nan, math.nan)
         elif matches[r]:
             status = LesionStatus.MATCHED
-            scores = _pair_scores(ref, r, prd, matches[r], spacing, convention, options.percentile, worst)
+            scores = _pair_scores(ref, r, prd, matches[r], spacing, convention, worst)
             detected_iou.append(scores.iou)
             scored.append(scores)
             if len(matches[r]) == 1 and len(pred_matches[matches[r][0]]) == 1:
@@ -437,7 +443,9 @@ def lesion_metrics(
         else:
             status, scores = LesionStatus.MISSED, _PairScores(0.0, 0.0, unmatched, unmatched)
             scored.append(scores)
-        lesions.append(_row(Side.REFERENCE, r, ref, geometry, voxel_mm3, matches[r], len(inter[r]), scores, status))
+        lesions.append(
+            _row(Side.REFERENCE, r, ref, origin, geometry, voxel_mm3, matches[r], len(inter[r]), scores, status)
+        )
     fp = tp_pred = 0
     for p in range(1, prd.count + 1):
         kept = [r for r in pred_matches[p] if r not in ignored_ref]
@@ -452,7 +460,9 @@ def lesion_metrics(
             status, scores = LesionStatus.FALSE_POSITIVE, _PairScores(0.0, 0.0, unmatched, unmatched)
             scored.append(scores)
         lesions.append(
-            _row(Side.PREDICTION, p, prd, geometry, voxel_mm3, pred_matches[p], pred_overlaps[p], scores, status)
+            _row(
+                Side.PREDICTION, p, prd, origin, geometry, voxel_mm3, pred_matches[p], pred_overlaps[p], scores, status
+            )
         )
     tp = len(detected_iou)
     fn = ref.count - len(ignored_ref) - tp
@@ -463,8 +473,8 @@ def lesion_metrics(
     return LesionResult(tuple(lesions), tp, fn, fp, tp_pred, merged, split, values)
 
 
-def _row(side, i, comps: _Components, geometry: Geometry, voxel_mm3, matched, overlapping, scores, status) -> Lesion:
-    centroid = comps.centroids[i]
+def _row(side, i, comps: _Components, origin, geometry, voxel_mm3, matched, overlapping, scores, status) -> Lesion:
+    centroid = comps.centroids[i] + origin
     return Lesion(
         side=side,
         id=i,

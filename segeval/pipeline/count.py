@@ -233,8 +233,8 @@ def case_lesions(
 ) -> dict[int | None, object]:
     """Lesion-wise results (:func:`segeval.metrics.lesion.lesion_metrics`) of every label present in the case
     (background only with ``include_background``) and of every label region (by name, from its union masks), each
-    keeping the case values of ``names`` only; under the key
-    ``None``, the result of a label absent from both masks (:func:`segeval.metrics.lesion.empty_result`)."""
+    keeping the case values of ``names`` only; under the key ``None``, the result of a label absent from both masks
+    (:func:`segeval.metrics.lesion.empty_result`)."""
     from segeval.metrics.lesion import Geometry, empty_result, lesion_metrics
 
     pred_np, gt_np = normalised_label_maps(pred, gt, record, config)

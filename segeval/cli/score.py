@@ -118,8 +118,8 @@ def _check_destinations(settings: dict, preds: Path | None, gts: Path | None) ->
     for option in ("junit", "markdown", "html"):
         if settings[option] is not None:
             check_out_file(settings[option], f"--{option}")
-    if settings["worst"] and out is None:
-        raise UsageError("--worst draws thumbnails into the --out folder: give --out too")
+    if settings["worst"] and out is None and settings["html"] is None:
+        raise UsageError("--worst draws thumbnails into the --out folder: give --out (or --html) too")
 
 
 def _write_html(result, out: Path | None, html: Path) -> None:

@@ -146,8 +146,3 @@ def figure_svg_uri(figure) -> str:
 def plot_text(text: object) -> str:
     """``text`` for a matplotlib label: ``$`` would start mathtext, so it is escaped."""
     return re.sub(r"([$\\])", r"\\\1", str(text))
-
-
-def anchor(prefix: str, index: int) -> str:
-    """An element id that no file name can shape: ``prefix-index``."""
-    return f"{prefix}-{index}"

@@ -309,7 +309,8 @@ def worst_view(report: ReportFolder, case_index: dict[str, int]) -> dict:
     labels = report.summary.get("labels") or []
     names = report.summary.get("class_names") or []
     legend = [(f"reference {name}", class_colour(label)) for label, name in zip(labels, names)]
-    legend += [(what, colour) for what, colour in COLOURS.items()]
+    over_images = any(isinstance(e, dict) and e.get("base") == "image" for e in (listed or {}).get("cases") or [])
+    legend += [(what, colour) for what, colour in COLOURS.items() if over_images or what != "reference outline"]
     if not listed:
         return {"present": False, "cases": [], "failed": [], "legend": legend, "metric": None}
     metric = listed.get("metric", "dice")

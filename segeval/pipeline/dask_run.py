@@ -99,7 +99,10 @@ def check_cluster(client, pairs: list[CasePair], plan: Plan) -> str:
     first = pairs[0] if pairs else None
     probe = [str(p) for p in (first.pred, first.gt) if p is not None] if first else []
     here = worker_environment("cpu", [])["versions"]
-    answers = client.run(worker_environment, plan.config.device, probe)
+    try:
+        answers = client.run(worker_environment, plan.config.device, probe)
+    except ImportError as exc:  # the function arrives by name: a worker without segeval cannot load it
+        raise UsageError(f"a Dask worker cannot run segeval: {exc}", hint=INSTALL_HINT) from None
     if not answers:
         raise UsageError("the Dask cluster has no workers", hint="start workers (dask worker ADDRESS) and retry")
     for worker, answer in sorted(answers.items()):

@@ -13,7 +13,7 @@ Formats, chosen by file extension:
 - NumPy ``.npy`` and ``.npz`` through ``numpy.lib.format`` (never unpickling). An ``.npz`` with
   several arrays must hold one of the keys in :data:`NPZ_KEYS`.
 
-Sizes come from the header first (:func:`read_header`: Pillow's lazy open, SimpleITK's
+Sizes come from the header first (:func:`read_header`: a PNG's IHDR chunk, else Pillow's lazy open, SimpleITK's
 image-information read, the NPY header, the header of the ``.npz`` member), and are checked
 against the file's size where the format is uncompressed and against ``max_voxels`` before any
 pixel is decoded. Every failure is an :class:`~segeval.errors.InputError` whose message names the file.
@@ -226,19 +226,24 @@ def _open_pillow(path: Path):
         raise InputError(f"{path}: cannot decode image ({exc})") from None
 
 
-def _check_png_chunks(path: Path) -> None:
-    """Every chunk of a PNG fits in the file: Pillow allocates a chunk's declared length before reading it.
+def _png_size(path: Path) -> tuple[int, int] | None:
+    """(height, width) of a PNG from its IHDR chunk, once every chunk is checked to fit in the file (Pillow
+    allocates a chunk's declared length before reading it).
 
-    The chunk headers are read from a memory map: no read call per chunk, no chunk data read.
+    ``None`` when Pillow reads the header instead: not a PNG inside (Pillow says what it is not), an animated
+    PNG, a first chunk that is not an IHDR of 1 to ``MAX_IMAGE_PIXELS`` pixels (larger ones: Pillow's limits
+    decide). The chunk headers are read from a memory map: one open, no read call per chunk, no chunk data read.
     """
+    from PIL import Image
+
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if size < 8:
-            return  # not a PNG: Pillow says what it is not
+            return None
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             if data[:8] != b"\x89PNG\r\n\x1a\n":
-                return
-            position = 8
+                return None
+            found, animated, position = None, False, 8
             while position + 8 <= size:
                 length, kind = struct.unpack_from(">I4s", data, position)
                 if position + 12 + length > size:
@@ -246,25 +251,31 @@ def _check_png_chunks(path: Path) -> None:
                         f"{path}: truncated or corrupt PNG: chunk {kind.decode('latin-1')!r} declares {length:,} "
                         f"bytes, the file has {max(0, size - position - 12):,} left"
                     )
+                if position == 8 and kind == b"IHDR" and length >= 8:
+                    width, height = struct.unpack_from(">II", data, 16)
+                    found = (height, width) if 0 < width * height <= Image.MAX_IMAGE_PIXELS else None
+                animated |= kind == b"acTL"
                 if kind == b"IEND":
-                    return
+                    break
                 position += 12 + length
+    return None if animated else found
 
 
 def _pillow_header(path: Path) -> ImageHeader:
-    if format_suffix(path) == ".png":
-        _check_png_chunks(path)
-    with _open_pillow(path) as image:
-        try:
-            pages = getattr(image, "n_frames", 1)
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise InputError(f"{path}: cannot decode image ({exc})") from None
-        width, height = image.size
-        least = height * (1 + math.ceil(width / 8))  # the raw rows at 1 bit per pixel, one filter byte each
-        if image.format == "PNG" and least > _DEFLATE_MAX_RATIO * os.path.getsize(path):
-            raise InputError(
-                f"{path}: truncated PNG: {os.path.getsize(path):,} bytes cannot hold {width}×{height} pixels"
-            )
+    """The shape from the PNG chunks (:func:`_png_size`), else from Pillow's lazy open."""
+    size = _png_size(path) if format_suffix(path) == ".png" else None
+    if size is not None:
+        (height, width), pages, is_png = size, 1, True
+    else:
+        with _open_pillow(path) as image:
+            try:
+                pages = getattr(image, "n_frames", 1)
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise InputError(f"{path}: cannot decode image ({exc})") from None
+            (width, height), is_png = image.size, image.format == "PNG"
+    least = height * (1 + math.ceil(width / 8))  # the raw rows at 1 bit per pixel, one filter byte each
+    if is_png and least > _DEFLATE_MAX_RATIO * os.path.getsize(path):
+        raise InputError(f"{path}: truncated PNG: {os.path.getsize(path):,} bytes cannot hold {width}×{height} pixels")
     return ImageHeader(path=path, shape=(height, width) if pages == 1 else (pages, height, width))
 
 

@@ -164,3 +164,21 @@ def test_report_of_a_missing_folder_is_one_line(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "nowhere"), "-o", str(tmp_path / "page.html")])
     assert result.exit_code == 3
     assert "no summary.json here" in result.output and "Traceback" not in result.output
+
+
+def test_lesion_table_is_shown_when_the_folder_has_lesions_csv(report, tmp_path):
+    folder = tmp_path / "lesions"
+    shutil.copytree(report / "out", folder)
+    result = runner.invoke(app, ["report", str(folder), "-o", str(tmp_path / "without.html")])
+    assert result.exit_code == 0 and 'id="lesion-table"' not in (tmp_path / "without.html").read_text()
+    rows = [
+        "case,class,side,lesion_id,dice,status",
+        "a,1,reference,1,0.75,matched",
+        f"{HOSTILE},1,reference,2,0,missed",
+    ]
+    (folder / "lesions.csv").write_text("\n".join(rows) + "\n")
+    result = runner.invoke(app, ["report", str(folder), "-o", str(tmp_path / "with.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "with.html").read_text()
+    table = page[page.index('id="lesion-table"') : page.index("</table>", page.index('id="lesion-table"'))]
+    assert "<td>matched</td>" in table and "<td>0.75</td>" in table and HOSTILE not in table

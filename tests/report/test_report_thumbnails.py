@@ -169,3 +169,19 @@ def test_thumbnails_over_images_outline_the_reference(files, tmp_path):
     assert thumbnail.base == "image"
     assert at(picture, gt.shape, 15, 3)[0] < at(picture, gt.shape, 15, 37)[0]  # the image's ramp shows
     assert (picture.reshape(-1, 3) == (255, 255, 255)).all(axis=1).any()  # the reference outline
+
+
+def test_a_failed_case_that_was_read_keeps_a_picture_of_its_reference(files):
+    gt = np.zeros((30, 40), np.uint8)
+    gt[5:25, 5:35] = 1
+    write_case(files, "good", gt, gt)
+    bad = gt.copy()
+    bad[0:3, 0:3] = 7  # a label outside the declared ones: the case fails after it was read
+    write_case(files, "bad", gt, bad)
+    request = ThumbnailRequest(worst=5)
+    result = segeval.score(files.root / "preds", files.root / "gts", labels=[0, 1], thumbnails=request)
+    assert [r.case for r in result.failed] == ["bad"]
+    assert list(result.thumbnails.failed) == ["bad"] and "bad" not in result.thumbnails.worst
+    picture = rgb(result.thumbnails.failed["bad"])
+    assert at(picture, gt.shape, 15, 20) == tuple(int(class_colour(1)[i : i + 2], 16) for i in (1, 3, 5))
+    assert not (picture.reshape(-1, 3) == FP_RGB).all(axis=1).any()  # the reference alone: no error drawn

@@ -2,8 +2,8 @@
 
     python benchmarks/bench_scale.py [--counts 1000 5000 20000] [--rounds 3] [--data /tmp/segeval-scale]
 
-Data (generated once, deterministic, into --data): N small 2-D cases, 64×64 PNG pairs with 3 labels, and 48
-3-D cases, 64×128×128 NIfTI pairs with 3 labels. Every run is a fresh process (``_child``) that scores one set
+Data (generated once, deterministic, into --data): N small 2-D cases, 64×64 PNG pairs with 3 labels, and 240
+3-D cases, 48×96×96 NIfTI pairs with 3 labels. Every run is a fresh process (``_child``) that scores one set
 and writes the reports, as ``segeval score --out`` does:
 
   local   segeval.score(..., workers=2): the thread pool (this machine has 2 cores)
@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,8 +34,8 @@ from pathlib import Path
 import numpy as np
 
 SHAPE_2D = (64, 64)
-SHAPE_3D = (64, 128, 128)
-N_3D = 48
+SHAPE_3D = (48, 96, 96)
+N_3D = 240
 
 
 def make_2d(root: Path, n: int) -> tuple[Path, Path]:
@@ -68,10 +69,10 @@ def make_3d(root: Path) -> tuple[Path, Path]:
     rng = np.random.default_rng(3)
     zz, yy, xx = np.mgrid[: SHAPE_3D[0], : SHAPE_3D[1], : SHAPE_3D[2]]
     for i in range(N_3D):
-        c, r = rng.integers(24, 40, size=3), rng.integers(10, 20, size=3)
+        c, r = rng.integers(16, 32, size=3), rng.integers(6, 15, size=3)
         gt = np.where(((zz - c[0]) / r[0]) ** 2 + ((yy - c[1]) / r[1]) ** 2 + ((xx - c[2]) / r[2]) ** 2 < 1, 1, 0)
         gt = gt.astype(np.uint8)
-        gt[5:15, 90:110, 10 : 20 + i % 30] = 2
+        gt[5:15, 70:85, 10 : 20 + i % 30] = 2
         pred = np.roll(gt, rng.integers(-2, 3), axis=2)
         for array, folder in ((gt, gts), (pred, preds)):
             image = sitk.GetImageFromArray(array)
@@ -89,6 +90,12 @@ def rss_bytes() -> int:
 def peak_rss_bytes() -> int:
     """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process so far."""
+    times = os.times()
+    return times.user + times.system
 
 
 def record_bytes(records: list) -> float:
@@ -120,14 +127,18 @@ def child(executor: str, preds: str, gts: str) -> dict:
     warm = Path(__file__).resolve().parents[1] / "sample_data" / "png2d"
     segeval.score(warm / "preds", warm / "gts", client=client)  # the imports, here and on the workers
     baseline = rss_bytes()
+    cpu_before = cpu_seconds()
+    workers_before = sum(client.run(cpu_seconds).values()) if client is not None else 0.0
     started = time.perf_counter()
     result = segeval.score(preds, gts, client=client, workers=2)
     with tempfile.TemporaryDirectory() as out:
         result.write(out)
     seconds = time.perf_counter() - started
-    workers = []
+    client_cpu = cpu_seconds() - cpu_before
+    workers, workers_cpu = [], 0.0
     if client is not None:
         workers = sorted(client.run(peak_rss_bytes).values())
+        workers_cpu = sum(client.run(cpu_seconds).values()) - workers_before
         client.close()
         cluster.close()
     return {
@@ -136,6 +147,8 @@ def child(executor: str, preds: str, gts: str) -> dict:
         "failed": len(result.failed),
         "seconds": seconds,
         "s_per_case": seconds / len(result.cases),
+        "client_cpu_per_case": client_cpu / len(result.cases),
+        "cpu_per_case": (client_cpu + workers_cpu) / len(result.cases),
         "client_baseline_mb": baseline / 2**20,
         "client_peak_above_baseline_mb": (peak_rss_bytes() - baseline) / 2**20,
         "worker_peak_mb": [w / 2**20 for w in workers],
@@ -155,8 +168,14 @@ def run(executor: str, preds: Path, gts: Path) -> dict:
 
 
 def median_of(runs: list[dict]) -> dict:
+    """The run of median wall time, with every run's ms per case, and the median CPU per case."""
     middle = sorted(runs, key=lambda r: r["s_per_case"])[len(runs) // 2]
-    return {**middle, "s_per_case_runs": [round(r["s_per_case"] * 1000, 3) for r in runs]}
+    return {
+        **middle,
+        "s_per_case_runs": [round(r["s_per_case"] * 1000, 2) for r in runs],
+        "cpu_per_case": statistics.median(r["cpu_per_case"] for r in runs),
+        "client_cpu_per_case": statistics.median(r["client_cpu_per_case"] for r in runs),
+    }
 
 
 def main() -> None:
@@ -166,10 +185,10 @@ def main() -> None:
     parser.add_argument("--big-rounds", type=int, default=1, help="rounds for the sets of 10,000 cases or more")
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "segeval-scale")
     parser.add_argument("--results", type=Path, default=Path(__file__).with_name("RESULTS.md"))
-    parser.add_argument("--no-write", action="store_true", help="print the table, do not append it")
+    parser.add_argument("--no-write", action="store_true", help="print the section, do not append it")
     args = parser.parse_args()
-    sets = {f"2-D {n}": make_2d(args.data, n) for n in args.counts}
-    sets["3-D 48"] = make_3d(args.data)
+    sets = {f"2-D {n:,}": make_2d(args.data, n) for n in args.counts}
+    sets[f"3-D {N_3D}"] = make_3d(args.data)
     load_before = os.getloadavg()
     results: dict[tuple[str, str], dict] = {}
     for name, (preds, gts) in sets.items():
@@ -193,53 +212,57 @@ def report(results: dict, load_before, load_after, rounds: int, big_rounds: int)
     lines = [
         f"## Scale: cost per case from 1,000 to 20,000 cases, local and on Dask (`bench_scale.py`) — {now}",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; Python "
-        f"{platform.python_version()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
-        f"(the cores are shared with other work: timings are the median of {rounds} interleaved rounds, "
-        f"{big_rounds} for 10,000 cases or more, each a fresh process). local: the thread pool, 2 threads; dask: a LocalCluster of 2 processes × 1 thread on "
-        "the same 2 cores. Seconds per case include pairing, scoring and writing the reports.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python {platform.python_version()}; load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after: the 2 cores were shared with other work, so wall "
+        f"times are noisy (median of {rounds} interleaved rounds, {big_rounds} for 10,000 cases or more, each a "
+        "fresh process) and CPU seconds (client and workers, user + system) are the steadier measure. local: "
+        "the thread pool, `workers=2`; dask: a LocalCluster of 2 processes × 1 thread on the same 2 cores. Per "
+        "case: pairing, scoring and writing the reports. RSS: peak above the RSS after a warm-up run.",
         "",
-        "| cases | executor | ms per case (median; runs) | client peak RSS above baseline | MB per 1,000 "
-        "cases | worker peak RSS | bytes per record | per-case rows |",
-        "|---|---|---|---|---|---|---|---|",
+        "| set | executor | wall ms per case (median; runs) | CPU ms per case (client) | client peak RSS "
+        "above baseline | per 1,000 cases | worker peak RSS | bytes per record | per-case rows |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for (name, executor), r in results.items():
         workers = ", ".join(f"{w:.0f} MB" for w in r["worker_peak_mb"]) or "—"
+        above = r["client_peak_above_baseline_mb"]
         lines.append(
-            f"| {name} | {executor} | {r['s_per_case'] * 1000:.2f} ({', '.join(map(str, r['s_per_case_runs']))}) | "
-            f"{r['client_peak_above_baseline_mb']:.0f} MB | {r['client_peak_above_baseline_mb'] / r['cases'] * 1000:.1f} | "
-            f"{workers} | {r['record_bytes']:.0f} | {r['per_case_rows']:,} |"
+            f"| {name} | {executor} | {r['s_per_case'] * 1000:.2f} ({', '.join(map(str, r['s_per_case_runs']))}) "
+            f"| {r['cpu_per_case'] * 1000:.2f} ({r['client_cpu_per_case'] * 1000:.2f}) | {above:.0f} MB | "
+            f"{above / r['cases'] * 1000:.1f} MB | {workers} | {r['record_bytes']:.0f} | {r['per_case_rows']:,} |"
         )
     lines += ["", *break_even(results), ""]
     return "\n".join(lines)
 
 
-def break_even(results: dict) -> list[str]:
-    """The model of where a cluster pays off, from the measured per-case compute and overhead."""
-    lines = ["Dask overhead per case (dask − local, same 2 cores, same parallelism):", ""]
-    model = []
+def break_even(results: dict, machines: int = 4, cores: int = 2) -> list[str]:
+    """Dask's overhead per case in CPU time, and the model of where a cluster pays off."""
+    lines = ["Dask overhead per case, in CPU time (dask − local, client and workers together):", ""]
     for name in dict.fromkeys(n for n, _ in results):
-        local, dask = results[name, "local"]["s_per_case"], results[name, "dask"]["s_per_case"]
-        overhead = dask - local
-        compute = 2 * local  # one core's seconds per case: the 2 threads shared 2 cores
+        local, dask = results[name, "local"], results[name, "dask"]
         lines.append(
-            f"- {name}: local {local * 1000:.2f} ms, dask {dask * 1000:.2f} ms, overhead {overhead * 1000:+.2f} ms"
+            f"- {name}: local {local['cpu_per_case'] * 1000:.2f} ms, dask {dask['cpu_per_case'] * 1000:.2f} ms "
+            f"(of which the client {dask['client_cpu_per_case'] * 1000:.2f} ms): overhead "
+            f"{(dask['cpu_per_case'] - local['cpu_per_case']) * 1000:+.2f} ms per case"
         )
-        model.append((name, compute, overhead))
     lines += [
         "",
-        "Model (not a measurement): with W machines of P cores each and compute c seconds per case on one core, the "
-        "thread pool of one machine takes n·c/P and the cluster n·c/(W·P) + n·o, where o is the overhead per case "
-        "measured above (paid on the client). The cluster pays off when c/P·(1 − 1/W) > o, i.e. c > o·P·W/(W − 1); "
-        "for P = 2 and W = 4:",
+        f"Model (not a measurement). A case costs C CPU seconds locally; on a cluster it costs u on the client "
+        f"(serial: scheduling, records, reports) and C + o − u on the workers, o being the overhead above. One "
+        f"machine of P cores takes n·C/P; W such machines as workers take max(n·u, n·(C + o − u)/(W·P)). The "
+        f"cluster pays off when C > max(P·u, (o − u)/(W − 1)); for W = {machines}, P = {cores}:",
         "",
     ]
-    for name, compute, overhead in model:
-        needed = max(overhead, 0.0) * 2 * 4 / 3
-        verdict = "pays off" if compute > needed else "does not pay off"
+    for name in dict.fromkeys(n for n, _ in results):
+        local, dask = results[name, "local"], results[name, "dask"]
+        c, u = local["cpu_per_case"], dask["client_cpu_per_case"]
+        o = dask["cpu_per_case"] - c
+        needed = max(cores * u, (o - u) / (machines - 1))
+        speedup = (c / cores) / max(u, (c + o - u) / (machines * cores))
+        verdict = "pays off" if c > needed else "does not pay off"
         lines.append(
-            f"- {name}: c = {compute * 1000:.2f} ms per case on one core, break-even c = {needed * 1000:.2f} ms: "
-            f"the cluster {verdict}"
+            f"- {name}: C = {c * 1000:.2f} ms, break-even C = {needed * 1000:.2f} ms: the cluster {verdict} "
+            f"(modelled speed-up {speedup:.1f}×)"
         )
     return lines
 

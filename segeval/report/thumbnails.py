@@ -228,9 +228,11 @@ def _panel(
 ) -> np.ndarray:
     """Palette indices of one 2-D view, :data:`MAX_SIDE` pixels for ``mm_per_side`` (default: its longer side)."""
     if image is None:
-        indices = np.full(gt.shape, BACKGROUND_GREY, dtype=np.uint8)
-        for label in np.unique(gt):
-            if label != 0:
+        if gt.size and 0 <= gt.min() and gt.max() < 65536:
+            indices = np.array([grey_index(v) for v in range(int(gt.max()) + 1)], dtype=np.uint8)[gt]
+        else:
+            indices = np.full(gt.shape, BACKGROUND_GREY, dtype=np.uint8)
+            for label in np.unique(gt):
                 indices[gt == label] = grey_index(int(label))
     else:
         indices = np.round(image * (N_GREYS - 1)).astype(np.uint8)
@@ -310,8 +312,16 @@ class ThumbnailSet:
         }
 
 
+RANK_BATCH = 256
+"""Cases ranked together (one vectorised :func:`segeval.pipeline.derive.derive` call per batch)."""
+
+
 class WorstKeeper:
-    """Takes each record's thumbnail off it, and keeps the ``worst`` cases' (a bounded heap) and failed ones'."""
+    """Takes each record's thumbnail off it, and keeps the ``worst`` cases' (a bounded heap) and failed ones'.
+
+    Records wait in batches of :data:`RANK_BATCH` to be ranked; at most ``worst`` + a batch of thumbnails
+    are held at any time.
+    """
 
     def __init__(self, request: ThumbnailRequest, config) -> None:
         from segeval.metrics.catalog import resolve_metric
@@ -320,11 +330,12 @@ class WorstKeeper:
         self.config = config
         self.spec = resolve_metric(request.metric)
         self._heap: list[tuple[float, int, str, float, Thumbnail]] = []
+        self._pending: list[tuple[object, Thumbnail]] = []
         self._seen = 0
         self.failed: dict[str, Thumbnail] = {}
 
     def offer(self, record):
-        """``record`` without its thumbnail; the thumbnail is kept if the case is among the worst so far."""
+        """``record`` without its thumbnail; the thumbnail is kept while the case is among the worst."""
         thumbnail = record.thumbnail
         if thumbnail is None:
             return record
@@ -332,48 +343,64 @@ class WorstKeeper:
         if record.status is Status.FAILED:
             if len(self.failed) < max(self.request.worst, 1):
                 self.failed[record.case] = thumbnail
-            return record
-        value = self.value(record)
-        if math.isnan(value) or self.request.worst == 0:
-            return record
-        badness = -value if self.spec.direction.higher_is_better else value
-        self._seen += 1
-        item = (badness, -self._seen, record.case, value, thumbnail)
-        if len(self._heap) < self.request.worst:
-            heapq.heappush(self._heap, item)
-        else:
-            heapq.heappushpop(self._heap, item)
+        elif record.scored:
+            self._pending.append((record, thumbnail))
+            if len(self._pending) >= RANK_BATCH:
+                self._rank()
         return record
 
-    def value(self, record) -> float:
-        """The case's ranking value: the metric of the class, the case-level value, or the foreground mean."""
+    def _rank(self) -> None:
+        if not self._pending:
+            return
+        values = self.values([record for record, _ in self._pending])
+        for (record, thumbnail), value in zip(self._pending, values):
+            if math.isnan(value):
+                continue
+            badness = -value if self.spec.direction.higher_is_better else value
+            self._seen += 1
+            item = (float(badness), -self._seen, record.case, float(value), thumbnail)
+            if len(self._heap) < self.request.worst:
+                heapq.heappush(self._heap, item)
+            else:
+                heapq.heappushpop(self._heap, item)
+        self._pending.clear()
+
+    def values(self, records: list) -> np.ndarray:
+        """Each case's ranking value: the metric of the class, the case-level value, or the foreground mean
+        (:func:`segeval.pipeline.derive.derive` on the cases; labels: the declared ones, else those present)."""
         from segeval.metrics.catalog import Level
         from segeval.pipeline.derive import derive
         from segeval.pipeline.load import BACKGROUND
 
         config = self.config
-        labels = list(config.labels) if config.labels is not None else sorted(record.counts.values.tolist())
-        distance_names = [self.spec.name] if self.spec.needs_distances and record.distances is not None else []
+        if config.labels is not None:
+            labels = list(config.labels)
+        else:
+            labels = sorted(set().union(*(set(r.counts.values.tolist()) for r in records)))
+        with_distances = self.spec.needs_distances and all(r.distances is not None for r in records)
         derived = derive(
-            [record],
+            records,
             labels,
             include_background=config.include_background,
             empty_score=config.empty_score,
-            distance_names=distance_names,
+            distance_names=[self.spec.name] if with_distances else [],
         )
         if self.spec.level is Level.CASE:
-            return float(derived.per_case[self.spec.name][0][0])
+            return derived.per_case[self.spec.name][0]
         if self.spec.name not in derived.per_class:
-            return math.nan
-        values = derived.per_class[self.spec.name][0][0]
+            return np.full(len(records), math.nan)
+        values = derived.per_class[self.spec.name][0]
         if self.request.class_ is not None:
-            return float(values[labels.index(self.request.class_)]) if self.request.class_ in labels else math.nan
-        keep = [i for i, v in enumerate(labels) if config.include_background or v != BACKGROUND]
-        chosen = values[keep]
-        return float(np.nanmean(chosen)) if np.isfinite(chosen).any() else math.nan
+            if self.request.class_ not in labels:
+                return np.full(len(records), math.nan)
+            return values[:, labels.index(self.request.class_)]
+        chosen = values[:, [i for i, v in enumerate(labels) if config.include_background or v != BACKGROUND]]
+        counted = np.isfinite(chosen).sum(axis=1)
+        return np.where(counted > 0, np.nansum(chosen, axis=1) / np.maximum(counted, 1), math.nan)
 
     def result(self) -> ThumbnailSet:
-        ordered = sorted(self._heap, reverse=True)
+        self._rank()
+        ordered = sorted(self._heap, key=lambda item: item[:2], reverse=True)
         return ThumbnailSet(
             request=self.request,
             worst={case: (value, thumbnail) for _, _, case, value, thumbnail in ordered},
@@ -444,6 +471,10 @@ def thumbnail_request(
         if gates:
             metric, class_text = gates[0].metric, gates[0].class_
     spec = resolve_metric(metric)
+    if spec.needs_distances and spec.name not in config.distance_metrics():
+        raise UsageError(
+            f"--worst-by {spec.name}: that metric is not computed in this run", hint=f"add --metrics {spec.name}"
+        )
     return ThumbnailRequest(
         worst=count, metric=spec.name, class_=_class_value(config, class_text, explicit), images=images
     )

@@ -148,6 +148,7 @@ def test_cli_writes_thumbnails_and_records_them_in_summary_json(graded, tmp_path
         (["--html", "x.html", "--worst-by", "nosuchmetric"], "unknown metric"),
         (["--html", "x.html", "--worst-by", "dice[liver]"], "is a name"),
         (["--html", "x.html", "--images", "nowhere"], "--images nowhere: not a folder"),
+        (["--html", "x.html", "--worst-by", "hd95"], "add --metrics hd95"),
     ],
 )
 def test_thumbnail_options_errors_are_one_line_usage_errors(graded, tmp_path, monkeypatch, args, message):

@@ -109,6 +109,22 @@ def enum_of(enum_type: type) -> Validator:
     return check
 
 
+def local_aggregation(argument: str, value: Any) -> Aggregation:
+    """``image`` or ``batch``: the losses whose statistics are not soft counts cannot pool across processes."""
+    aggregation = as_enum(Aggregation, value, argument)
+    if aggregation is Aggregation.DISTRIBUTED:
+        raise UsageError(
+            f"Expected `{argument}` to be one of 'image', 'batch', got 'distributed' (pooling across "
+            "processes is for the losses built on soft counts: dice, iou, tversky, focal_tversky, "
+            "focal_dice, log_cosh_dice, mcc, generalized_dice, bce_dice, ce_dice)"
+        )
+    return aggregation
+
+
+#: ``aggregation`` of the losses that pool soft counts across ``torch.distributed`` processes.
+ANY_AGGREGATION = enum_of(Aggregation)
+
+
 def weights(*, allow_scalar: bool = False) -> Validator:
     """A 1-D sequence/tensor of finite non-negative numbers with a positive sum.
 
@@ -210,7 +226,7 @@ COMMON: dict[str, Validator] = {
     "mode": enum_of(Mode),
     "from_logits": boolean,
     "reduction": enum_of(Reduction),
-    "aggregation": enum_of(Aggregation),
+    "aggregation": local_aggregation,
     "variant": enum_of(UnifiedVariant),
     "include_background": boolean,
     "ignore_index": ignore_index,

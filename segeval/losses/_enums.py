@@ -47,10 +47,14 @@ class Aggregation(StrEnum):
     - ``image``: per image and class, then reduced ("per-image Dice", MONAI's default).
     - ``batch``: summed over the whole batch first ("batch Dice": smp, MONAI ``batch=True``,
       nnU-Net ``batch_dice``; the Keras blog code's flattened tensor is the same thing).
+    - ``distributed``: ``batch``, then summed over every process of the default
+      ``torch.distributed`` group (nnU-Net's batch Dice under DDP). Region losses built on soft
+      counts only; the same as ``batch`` when ``torch.distributed`` is not initialised.
     """
 
     IMAGE = "image"
     BATCH = "batch"
+    DISTRIBUTED = "distributed"
 
 
 class Average(StrEnum):

@@ -403,6 +403,27 @@ def reduce(x: torch.Tensor, reduction: Reduction, denominator: torch.Tensor | No
     raise AssertionError(f"unhandled reduction {reduction!r}")  # pragma: no cover - enum is closed
 
 
+def across_processes(counts: torch.Tensor, aggregation: Aggregation) -> torch.Tensor:
+    """Soft counts summed over every process of the default ``torch.distributed`` group (``distributed``).
+
+    nnU-Net's batch Dice under DDP: each process sums its part of the batch, one ``all_reduce``
+    adds them, and every process computes the same loss from the global counts. The all-reduce is
+    differentiable (``torch.distributed.nn.functional.all_reduce``): each process receives
+    ``world_size`` times the gradient of the global loss with respect to its own pixels, which
+    DDP's gradient averaging divides back. Identity for ``image``/``batch``, and when
+    ``torch.distributed`` is not initialised.
+    """
+    if (
+        aggregation is Aggregation.DISTRIBUTED
+        and torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+    ):
+        from torch.distributed.nn.functional import all_reduce
+
+        return all_reduce(counts)
+    return counts
+
+
 def sum_dims(x: torch.Tensor, aggregation: Aggregation) -> tuple[int, ...]:
     """Axes summed for region statistics of ``(B, K, *S)``: spatial (per image) or batch + spatial."""
     dims = spatial_dims(x)
@@ -457,17 +478,18 @@ def region_counts(
 
     ``TP = sum p g`` (or the L1 form with ``soft_label``, :func:`soft_intersection`),
     ``FP = sum p - TP``, ``FN = sum g - TP``; with ``squared=True`` (V-Net) the sizes are
-    ``sum p^2`` and ``sum g^2``, so ``2TP + FP + FN = sum p^2 + sum g^2``. Shapes ``(B, K)``
+    ``sum p^2`` and ``sum g^2``, so ``2TP + FP + FN = sum p^2 + sum g^2``, and ``soft_label`` has no
+    effect (the L2 form of the intersection, ``(|p|^2 + |g|^2 - |p - g|^2)/2``, is ``sum p g``; MONAI
+    likewise). Shapes ``(B, K)``
     (image) or ``(K,)`` (batch).
     ``average="micro"`` sums the counts of the K classes (weighted by ``weight`` when given) into one
     set per image (``(B, 1)``) or for the batch (``(1,)``); ``macro`` leaves ``(B, K)`` / ``(K,)``.
     """
     dims = sum_dims(p, aggregation)
-    tp = soft_intersection(p, g, soft_label).sum(dims)
-    if squared:
-        fp, fn = (p * p).sum(dims) - tp, (g * g).sum(dims) - tp
-    else:
-        fp, fn = p.sum(dims) - tp, g.sum(dims) - tp
+    tp = soft_intersection(p, g, soft_label and not squared).sum(dims)
+    size_p, size_g = ((p * p).sum(dims), (g * g).sum(dims)) if squared else (p.sum(dims), g.sum(dims))
+    tp, size_p, size_g = across_processes(torch.stack([tp, size_p, size_g]), aggregation).unbind(0)
+    fp, fn = size_p - tp, size_g - tp
     if average is Average.MICRO:
         if weight is not None:
             w = class_weight_vector(weight, tp.shape[-1], tp, loss)

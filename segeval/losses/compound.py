@@ -19,7 +19,15 @@ from typing import Any
 
 import torch
 
-from segeval.losses._args import OPTIONAL_SMOOTH, LossModule, in_unit_interval, loss_function, number, smoothing
+from segeval.losses._args import (
+    ANY_AGGREGATION,
+    OPTIONAL_SMOOTH,
+    LossModule,
+    in_unit_interval,
+    loss_function,
+    number,
+    smoothing,
+)
 from segeval.losses._enums import Aggregation, Mode, Reduction, UnifiedVariant
 from segeval.losses._kernels import (
     Prepared,
@@ -53,9 +61,9 @@ def _unit_mean(x: torch.Tensor, aggregation: Aggregation, prep: Prepared) -> tor
     """Mean of a per-pixel map ``(B, P, *S)`` (0 at ignored pixels) over the counted pixels of each
     image (image), or of the batch (batch); 0 where nothing counts."""
     if prep.valid is None:
-        return x.mean() if aggregation is Aggregation.BATCH else x.reshape(x.shape[0], -1).mean(1)
+        return x.reshape(x.shape[0], -1).mean(1) if aggregation is Aggregation.IMAGE else x.mean()
     count = prep.valid.expand_as(x)
-    if aggregation is Aggregation.BATCH:
+    if aggregation is not Aggregation.IMAGE:
         return safe_divide(x.sum(), count.sum(), 0.0)
     return safe_divide(x.reshape(x.shape[0], -1).sum(1), count.reshape(x.shape[0], -1).sum(1), 0.0)
 
@@ -68,7 +76,9 @@ def _class_mean(x: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- BCE-Dice / CE-Dice
 
 
-@loss_function("bce_dice", lambda_ce=number(low=0), lambda_dice=number(low=0), smooth=OPTIONAL_SMOOTH)
+@loss_function(
+    "bce_dice", aggregation=ANY_AGGREGATION, lambda_ce=number(low=0), lambda_dice=number(low=0), smooth=OPTIONAL_SMOOTH
+)
 def bce_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -172,7 +182,9 @@ class BCEDiceLoss(LossModule):
         )
 
 
-@loss_function("ce_dice", lambda_ce=number(low=0), lambda_dice=number(low=0), smooth=OPTIONAL_SMOOTH)
+@loss_function(
+    "ce_dice", aggregation=ANY_AGGREGATION, lambda_ce=number(low=0), lambda_dice=number(low=0), smooth=OPTIONAL_SMOOTH
+)
 def ce_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from segeval.errors import UsageError
 from segeval.losses._args import (
+    ANY_AGGREGATION,
     OPTIONAL_SMOOTH,
     LossModule,
     boolean,
@@ -43,6 +44,7 @@ from segeval.losses._args import (
 from segeval.losses._enums import Aggregation, Average, Mode, Reduction, WeightType
 from segeval.losses._kernels import (
     Prepared,
+    across_processes,
     class_weight_vector,
     class_weighted,
     dice_score,
@@ -107,7 +109,7 @@ def _per_class(loss_values: torch.Tensor, weight: torch.Tensor | None, average: 
 # --------------------------------------------------------------------------- Dice
 
 
-@loss_function("dice", smooth=OPTIONAL_SMOOTH, squared=boolean)
+@loss_function("dice", aggregation=ANY_AGGREGATION, smooth=OPTIONAL_SMOOTH, squared=boolean)
 def dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -164,7 +166,8 @@ def dice_loss(
     soft_label : bool, default False
         Intersection :math:`\sum (p + g - |p - g|)/2 = \sum \min(p, g)` instead of
         :math:`\sum p g` (MONAI ``soft_label=True``): with soft targets the loss is then 0 at
-        :math:`p = g`. Same value for 0/1 targets.
+        :math:`p = g`. Same value for 0/1 targets. With ``squared=True`` the matching (L2)
+        intersection is :math:`\sum p g`, so ``soft_label`` changes nothing there (as in MONAI).
     weight : sequence of K floats, optional
         Per-class weights (K = classes kept after ``include_background``; a registered buffer in
         the module) multiplying each class's loss before the reduction (MONAI's ``weight``):
@@ -178,9 +181,11 @@ def dice_loss(
     ignore_index : int, optional
         Target value of pixels that count nowhere (class-index targets; binary/multilabel targets
         per element). Combined with ``mask``.
-    aggregation : {"image", "batch"}, default "image"
+    aggregation : {"image", "batch", "distributed"}, default "image"
         Per image and class (MONAI) or summed over the batch (smp, nnU-Net ``batch_dice``, Keras
-        flattened tensor).
+        flattened tensor); ``distributed`` also sums the soft counts over the processes of the
+        default ``torch.distributed`` group (nnU-Net's batch Dice under DDP; see
+        :class:`~segeval.losses.Aggregation`).
     reduction : default "mean"
         ``none``: ``(B, K)`` (image) or ``(K,)`` (batch); ``K = 1`` with ``average="micro"``.
 
@@ -262,7 +267,7 @@ class DiceLoss(LossModule):
 # --------------------------------------------------------------------------- IoU
 
 
-@loss_function("iou", smooth=OPTIONAL_SMOOTH)
+@loss_function("iou", aggregation=ANY_AGGREGATION, smooth=OPTIONAL_SMOOTH)
 def iou_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -480,7 +485,14 @@ def _check_alpha_beta(options: dict[str, Any]) -> None:
         )
 
 
-@loss_function("tversky", alpha=number(low=0), beta=number(low=0), smooth=OPTIONAL_SMOOTH, check=_check_alpha_beta)
+@loss_function(
+    "tversky",
+    aggregation=ANY_AGGREGATION,
+    alpha=number(low=0),
+    beta=number(low=0),
+    smooth=OPTIONAL_SMOOTH,
+    check=_check_alpha_beta,
+)
 def tversky_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -597,6 +609,7 @@ class TverskyLoss(LossModule):
 
 @loss_function(
     "focal_tversky",
+    aggregation=ANY_AGGREGATION,
     alpha=number(low=0),
     beta=number(low=0),
     gamma=number(low=0, low_open=True),
@@ -737,7 +750,7 @@ def _two_class(prep: Prepared, include_background: bool) -> tuple[torch.Tensor, 
     return torch.stack([prep.masked(1.0 - p), p], dim=1), torch.stack([prep.masked(1.0 - g), g], dim=1)
 
 
-@loss_function("generalized_dice", smooth=OPTIONAL_SMOOTH)
+@loss_function("generalized_dice", aggregation=ANY_AGGREGATION, smooth=OPTIONAL_SMOOTH)
 def generalized_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -817,9 +830,11 @@ def generalized_dice_loss(
     dims = tuple(range(3, p.ndim)) if aggregation is Aggregation.IMAGE else (0, *range(3, p.ndim))
     tp = soft_intersection(p, g, soft_label).sum(dims)
     size = (p + g).sum(dims)
+    volume = g.detach().sum(dims)  # (B, K, P) or (K, P)
+    tp, size, volume = across_processes(torch.stack([tp, size, volume]), aggregation).unbind(0)
     k_axis = 1 if aggregation is Aggregation.IMAGE else 0
     with torch.no_grad():
-        volume = g.detach().sum(dims)  # (B, K, P) or (K, P)
+        volume = volume.detach()
         if w_type is WeightType.UNIFORM:
             w = torch.ones_like(volume)
         else:
@@ -876,7 +891,7 @@ class GeneralizedDiceLoss(LossModule):
 # --------------------------------------------------------------------------- log-cosh Dice
 
 
-@loss_function("log_cosh_dice", smooth=OPTIONAL_SMOOTH)
+@loss_function("log_cosh_dice", aggregation=ANY_AGGREGATION, smooth=OPTIONAL_SMOOTH)
 def log_cosh_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -977,7 +992,7 @@ class LogCoshDiceLoss(LossModule):
 # --------------------------------------------------------------------------- MCC
 
 
-@loss_function("mcc", smooth=number(low=0, low_open=True))
+@loss_function("mcc", aggregation=ANY_AGGREGATION, smooth=number(low=0, low_open=True))
 def mcc_loss(
     input: torch.Tensor,
     target: torch.Tensor,
@@ -1047,6 +1062,7 @@ def mcc_loss(
     negative = (1.0 - p) * (1.0 - g)
     tn = (negative if valid is None else negative * valid).sum(dims)
     tp, fp, fn = region_counts(p, g, aggregation)
+    tn = across_processes(tn, aggregation)
     num = tp * tn - fp * fn
     den = torch.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn) + smooth)
     mcc = torch.where((fp == 0) & (fn == 0), torch.ones_like(num), safe_divide(num, den, 0.0))
@@ -1085,7 +1101,7 @@ class MCCLoss(LossModule):
 # --------------------------------------------------------------------------- focal Dice
 
 
-@loss_function("focal_dice", beta=number(low=1), smooth=OPTIONAL_SMOOTH)
+@loss_function("focal_dice", aggregation=ANY_AGGREGATION, beta=number(low=1), smooth=OPTIONAL_SMOOTH)
 def focal_dice_loss(
     input: torch.Tensor,
     target: torch.Tensor,

@@ -28,7 +28,7 @@ BAD_VALUES: dict[str, list[tuple[object, str]]] = {
         ("avg", "Expected `reduction` to be one of 'none', 'mean', 'sum', got 'avg'"),
         (None, "Expected `reduction` to be one of"),
     ],
-    "aggregation": [("pixel", "Expected `aggregation` to be one of 'image', 'batch', got 'pixel'")],
+    "aggregation": [("pixel", "Expected `aggregation` to be one of 'image', 'batch'")],
     "from_logits": [
         ("yes", "Expected `from_logits` to be True or False, got 'yes'"),
         (1, "Expected `from_logits` to be True or False, got 1"),
@@ -44,7 +44,15 @@ BAD_VALUES: dict[str, list[tuple[object, str]]] = {
     "beta": [(-1.0, "Expected `beta` to be a finite number")],
     "gamma": [(-1.0, "Expected `gamma` to be a finite number"), (math.inf, "Expected `gamma` to be a finite number")],
     "delta": [(1.5, "Expected `delta` to be a finite number >= 0 and <= 1, got 1.5")],
-    "lambda_focal": [(2.0, "Expected `lambda_focal` to be a finite number >= 0 and <= 1, got 2.0")],
+    # unified_focal's lambda_focal is also <= 1 (tested in test_loss_issue12_references.py); dice_focal's is not
+    "lambda_focal": [(-1.0, "Expected `lambda_focal` to be a finite number >= 0")],
+    "lambda_global": [(-1.0, "Expected `lambda_global` to be a finite number >= 0, got -1.0")],
+    "lambda_blob": [(math.nan, "Expected `lambda_blob` to be a finite number >= 0, got nan")],
+    "erosions": [(0, "Expected `erosions` to be an integer >= 1, got 0"), (2.0, "Expected `erosions` to be an integer")],
+    "distance_matrix": [
+        ([[0, 1], [1, 1]], "Expected `distance_matrix` to be a square K x K matrix"),
+        ([0, 1], "Expected `distance_matrix` to be a square K x K matrix"),
+    ],
     "lambda_ce": [(-1.0, "Expected `lambda_ce` to be a finite number >= 0, got -1.0")],
     "lambda_dice": [(-0.5, "Expected `lambda_dice` to be a finite number >= 0, got -0.5")],
     "w_dice": [(-1.0, "Expected `w_dice` to be a finite number >= 0")],

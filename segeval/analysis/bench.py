@@ -11,6 +11,14 @@ For every loss and shape ``B x C x *S`` (``--shape 8x4x256x256``, 3-D too):
   in milliseconds. ``transform_ms`` is the median time spent building CPU distance maps inside the
   pass (:func:`segeval.losses._distance.transform_time`), ``transform_share`` its share of the median;
 - memory: one more pass measured by :func:`segeval.analysis.memory.measure_peak`.
+
+With ``wrappers=True`` (:func:`bench_wrappers`) the two loss wrappers are timed too, per loss and
+shape, against the wrapped loss called directly: ``DeepSupervisionLoss`` on three outputs built from
+the given map (full size, then halved twice: ``F.interpolate`` of the logits, each a leaf) against the
+same weighted sum of the loss on targets resized in advance, and ``MaskedLoss`` with a fixed mask
+against ``loss(x, target, mask)``. The wrapper and its baseline alternate pass by pass
+(``max(repeats, 30)`` passes each); ``overhead_ms`` is the difference of the medians and
+``overhead_share`` its ratio to the baseline's median.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import platform
 import statistics
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +47,7 @@ from segeval.report.writers import prepare_out_dir, write_csv, write_json
 from segeval.stats import column_quantiles
 from segeval.status import Status
 
-__all__ = ["BenchResult", "bench_inputs", "bench_losses", "machine_info", "parse_shape"]
+__all__ = ["BenchResult", "bench_inputs", "bench_losses", "bench_wrappers", "machine_info", "parse_shape"]
 
 COLUMNS = [
     "loss",
@@ -63,6 +71,26 @@ COLUMNS = [
     "status",
     "error",
 ]
+
+
+WRAPPER_COLUMNS = [
+    "wrapper",
+    "loss",
+    "shape",
+    "scales",
+    "mode",
+    "device",
+    "wrapper_ms",
+    "baseline_ms",
+    "overhead_ms",
+    "overhead_share",
+    "repeats",
+    "status",
+    "error",
+]
+
+#: At least this many timed passes of each wrapper and of its baseline.
+WRAPPER_MIN_REPEATS = 30
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -139,6 +167,7 @@ class BenchResult:
     machine: dict[str, object]
     settings: dict[str, object]
     timings: dict[str, float] = field(default_factory=dict)
+    wrappers: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         from segeval.report.schema import versions
@@ -149,6 +178,7 @@ class BenchResult:
             "machine": self.machine,
             "settings": self.settings,
             "rows": self.table.to_dict(orient="records"),
+            **({} if self.wrappers is None else {"wrapper_rows": self.wrappers.to_dict(orient="records")}),
             "versions": versions(),
             "timings": self.timings,
         }
@@ -160,6 +190,9 @@ class BenchResult:
         folder = prepare_out_dir(Path(out))
         paths = {"csv": folder / "bench.csv", "json": folder / "bench.json"}
         write_csv(paths["csv"], self.table)
+        if self.wrappers is not None:
+            paths["wrappers"] = folder / "bench_wrappers.csv"
+            write_csv(paths["wrappers"], self.wrappers)
         write_json(paths["json"], self.to_dict())
         if (self.table["status"] == Status.OK.value).any():
             paths["chart"] = folder / "bench.png"
@@ -177,6 +210,7 @@ def bench_losses(
     repeats: int = 10,
     memory: bool = True,
     seed: int = 0,
+    wrappers: bool = False,
     progress=None,
 ) -> BenchResult:
     """Time (forward + backward) and peak memory of each selected loss at each shape.
@@ -195,6 +229,9 @@ def bench_losses(
         Also measure the peak memory (two extra passes).
     seed : int
         Seed of the logits.
+    wrappers : bool, default False
+        Also time the loss wrappers against the losses they wrap (:func:`bench_wrappers`;
+        ``BenchResult.wrappers``, ``bench_wrappers.csv``).
     progress : callable, optional
         ``progress(done, total)`` after each (loss, shape).
 
@@ -222,8 +259,12 @@ def bench_losses(
             if progress is not None:
                 progress(len(rows), total)
     table = pd.DataFrame(rows, columns=COLUMNS)
+    wrapper_table = (
+        bench_wrappers(names, shapes=parsed, device=device, repeats=repeats, seed=seed) if wrappers else None
+    )
     return BenchResult(
         table=table,
+        wrappers=wrapper_table,
         machine=machine_info(where),
         settings={
             "shapes": ["x".join(map(str, s)) for s in parsed],
@@ -312,6 +353,132 @@ def _bench_one(
         "status": Status.OK.value,
         "error": None,
     }
+
+
+def scale_outputs(x: torch.Tensor, scales: int = 3) -> list[torch.Tensor]:
+    """``x`` and ``scales - 1`` copies halved again and again (bilinear/trilinear, at least 1 px per axis), as leaves."""
+    outputs = [x]
+    linear = {3: "linear", 4: "bilinear", 5: "trilinear"}[x.ndim]
+    for _ in range(scales - 1):
+        size = [max(1, n // 2) for n in outputs[-1].shape[2:]]
+        outputs.append(torch.nn.functional.interpolate(outputs[-1], size=size, mode=linear, align_corners=False))
+    return [o.detach().clone().requires_grad_(True) for o in outputs]
+
+
+def _median_ms(times: list[float]) -> float:
+    return float(column_quantiles(np.asarray(times)[:, None] * 1e3, (0.5,))[0][0])
+
+
+def _alternate(
+    wrapper: Callable[[], None], baseline: Callable[[], None], device: torch.device, warmup: int, repeats: int
+):
+    """Median ms of ``wrapper`` and of ``baseline``, timed pass by pass in alternation."""
+    for _ in range(warmup):
+        wrapper()
+        baseline()
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for _ in range(repeats):
+        for index, step in enumerate((wrapper, baseline)):
+            _sync(device)
+            begin = time.perf_counter()
+            step()
+            _sync(device)
+            times[index].append(time.perf_counter() - begin)
+    return _median_ms(times[0]), _median_ms(times[1])
+
+
+def _wrapper_steps(
+    module: torch.nn.Module,
+    outputs: list[torch.Tensor],
+    targets: list[torch.Tensor],
+    leaf: torch.Tensor,
+    mask: torch.Tensor,
+) -> list[tuple[str, int, Callable[[], None], Callable[[], None]]]:
+    """``(wrapper, scales, wrapped pass, baseline pass)`` for each wrapper around ``module``."""
+    from segeval.losses import DeepSupervisionLoss, MaskedLoss
+    from segeval.losses.wrappers import halving_weights
+
+    deep, masked = DeepSupervisionLoss(module), MaskedLoss(module, mask)
+    halving = halving_weights(len(outputs))
+    weights = [w / sum(halving) for w in halving]
+    target, batch_mask = targets[0], mask.expand(leaf.shape[0], 1, *mask.shape)
+
+    def deep_step() -> None:
+        deep(outputs, target).backward()
+
+    def deep_baseline() -> None:
+        sum(w * module(o, t) for w, o, t in zip(weights, outputs, targets)).backward()
+
+    def masked_step() -> None:
+        masked(leaf, target).backward()
+
+    def masked_baseline() -> None:
+        module(leaf, target, batch_mask).backward()
+
+    return [
+        ("DeepSupervisionLoss", len(outputs), deep_step, deep_baseline),
+        ("MaskedLoss", 1, masked_step, masked_baseline),
+    ]
+
+
+def bench_wrappers(
+    losses: Sequence[str],
+    *,
+    shapes: Sequence[str | Sequence[int]] = ("8x4x256x256",),
+    device: str = "auto",
+    warmup: int = 2,
+    repeats: int = WRAPPER_MIN_REPEATS,
+    scales: int = 3,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Time ``DeepSupervisionLoss`` and ``MaskedLoss`` around each loss against the loss alone (module docstring).
+
+    Returns a table with :data:`WRAPPER_COLUMNS`: one row per wrapper, loss and shape (``nll``, which
+    takes log-probabilities, is left out).
+    """
+    from segeval.losses.wrappers import resize_target
+    from segeval.pipeline.chunks import resolve_device
+
+    where = resolve_device(device)
+    repeats = max(repeats, WRAPPER_MIN_REPEATS)
+    rows = []
+    for shape in [parse_shape(s) if isinstance(s, str) else tuple(int(v) for v in s) for s in shapes]:
+        x, target = bench_inputs(shape, where, seed=seed)
+        mode = "binary" if shape[1] == 1 else "multiclass"
+        outputs = scale_outputs(x, scales)
+        targets = [resize_target(target, o.shape[2:]) for o in outputs]
+        mask = torch.ones(shape[2:], dtype=torch.bool, device=where)
+        mask[: max(1, shape[2] // 8)] = False  # a fixed band outside the field of view
+        for name in losses:
+            spec = loss_spec(name)
+            if spec.input_kind != "logits":
+                continue
+            base = {"loss": spec.name, "shape": "x".join(map(str, shape)), "mode": mode, "device": str(where)}
+            try:
+                module = get_loss(name, mode=mode).to(where)
+                steps = _wrapper_steps(module, outputs, targets, x.detach().clone().requires_grad_(True), mask)
+                for wrapper, count, step, baseline in steps:
+                    wrapped_ms, baseline_ms = _alternate(step, baseline, where, warmup, repeats)
+                    overhead = wrapped_ms - baseline_ms
+                    rows.append(
+                        {
+                            **base,
+                            "wrapper": wrapper,
+                            "scales": count,
+                            "wrapper_ms": wrapped_ms,
+                            "baseline_ms": baseline_ms,
+                            "overhead_ms": overhead,
+                            "overhead_share": overhead / baseline_ms if baseline_ms > 0 else math.nan,
+                            "repeats": repeats,
+                            "status": Status.OK.value,
+                            "error": None,
+                        }
+                    )
+            except SegevalError as exc:
+                rows.append({**base, "status": Status.FAILED.value, "error": exc.message})
+            except (RuntimeError, ValueError) as exc:
+                rows.append({**base, "status": Status.FAILED.value, "error": f"{type(exc).__name__}: {exc}"})
+    return pd.DataFrame(rows, columns=WRAPPER_COLUMNS)
 
 
 def summary_line(table: pd.DataFrame) -> str:

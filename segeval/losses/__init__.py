@@ -3,7 +3,7 @@
 >>> from segeval.losses import get_loss, list_losses, loss_spec
 >>> loss = get_loss("dice", mode="multiclass")          # a torch.nn.Module
 >>> list_losses("boundary")
-['boundary', 'hausdorff_dt', 'shape_aware']
+['boundary', 'hausdorff_dt', 'log_hausdorff_dt', 'erosion_hausdorff', 'shape_aware']
 
 Every loss is called as ``loss(input, target)`` and accepts ``mode=`` and ``from_logits=``.
 
@@ -23,7 +23,9 @@ multilabel    ``(B, C, *S)``: C sigmoid channels       ``(B, C, *S)``, values in
   accepted where a loss is defined for them; distance maps threshold targets at 0.5.
 - Any floating dtype; float16/bfloat16 are computed in float32, float64 in float64. The result has
   the compute dtype. CPU and CUDA run the same code; the distance-based losses (``dpce``,
-  ``boundary``, ``hausdorff_dt``, ``shape_aware``) compute their maps on the CPU with scipy.
+  ``boundary``, ``hausdorff_dt``, ``log_hausdorff_dt``, ``shape_aware``) compute their maps on the
+  CPU with scipy; ``blob`` labels the target's components and ``skeleton_recall`` skeletonises it
+  there too.
 - ``reduction``: ``"mean"`` (default), ``"sum"`` or ``"none"``; the shape of ``none`` is stated per
   loss (``loss_spec(name).unreduced``).
 - Options are validated when a module is built (and when a function is called); a bad value
@@ -56,6 +58,12 @@ from segeval.losses.compound import (
     exp_log_loss,
     unified_focal_loss,
 )
+from segeval.losses.dice_focal import (
+    DiceFocalLoss,
+    GeneralizedDiceFocalLoss,
+    dice_focal_loss,
+    generalized_dice_focal_loss,
+)
 from segeval.losses.distribution import (
     BalancedCELoss,
     BCELoss,
@@ -74,6 +82,13 @@ from segeval.losses.distribution import (
     topk_loss,
     wce_loss,
 )
+from segeval.losses.hausdorff import (
+    ErosionHausdorffLoss,
+    LogHausdorffDTLoss,
+    erosion_hausdorff_loss,
+    log_hausdorff_dt_loss,
+)
+from segeval.losses.instance import BlobLoss, blob_loss
 from segeval.losses.region import (
     ClDiceLoss,
     DiceLoss,
@@ -99,6 +114,9 @@ from segeval.losses.region import (
     soft_skeleton,
     tversky_loss,
 )
+from segeval.losses.skeleton import SkeletonRecallLoss, skeleton_recall_loss
+from segeval.losses.wasserstein import GeneralizedWassersteinDiceLoss, generalized_wasserstein_dice_loss
+from segeval.losses.wrappers import DeepSupervisionLoss, MaskedLoss
 
 __all__ = [
     # catalog
@@ -152,6 +170,12 @@ __all__ = [
     "sens_spec_loss",
     "soft_skeleton",
     "tversky_loss",
+    "BlobLoss",
+    "GeneralizedWassersteinDiceLoss",
+    "SkeletonRecallLoss",
+    "blob_loss",
+    "generalized_wasserstein_dice_loss",
+    "skeleton_recall_loss",
     # boundary
     "BoundaryLoss",
     "HausdorffDTLoss",
@@ -159,6 +183,10 @@ __all__ = [
     "boundary_loss",
     "hausdorff_dt_loss",
     "shape_aware_loss",
+    "ErosionHausdorffLoss",
+    "LogHausdorffDTLoss",
+    "erosion_hausdorff_loss",
+    "log_hausdorff_dt_loss",
     # compound
     "BCEDiceLoss",
     "CEDiceLoss",
@@ -170,4 +198,11 @@ __all__ = [
     "combo_loss",
     "exp_log_loss",
     "unified_focal_loss",
+    "DiceFocalLoss",
+    "GeneralizedDiceFocalLoss",
+    "dice_focal_loss",
+    "generalized_dice_focal_loss",
+    # wrappers (not catalog entries)
+    "DeepSupervisionLoss",
+    "MaskedLoss",
 ]

@@ -14,7 +14,17 @@ from typing import Any
 import torch
 
 from segeval.errors import UsageError
-from segeval.losses import boundary, compound, distribution, region
+from segeval.losses import (
+    boundary,
+    compound,
+    dice_focal,
+    distribution,
+    hausdorff,
+    instance,
+    region,
+    skeleton,
+    wasserstein,
+)
 from segeval.losses._args import LossModule
 from segeval.losses._enums import Family, Mode, as_enum
 from segeval.registry import Registry
@@ -84,6 +94,8 @@ ELEMENT = "per element: (B, C, *S)"
 REGION = "per image and class (B, K); (K,) with aggregation='batch'"
 IMAGE = "per image (B,); 0-d with aggregation='batch'"
 KMAP = "per element of the kept channels: (B, K, *S)"
+CLASS = "per image and class (B, K)"
+EACH_IMAGE = "per image (B,)"
 
 
 def _spec(
@@ -300,6 +312,38 @@ _TABLE: tuple[LossSpec, ...] = (
         REGION,
         aliases=("soft_cldice",),
     ),
+    _spec(
+        "generalized_wasserstein_dice",
+        R,
+        wasserstein.GeneralizedWassersteinDiceLoss,
+        "1 - 2TP/(2TP + sum_i W_i), W_i = sum_lc M_lc g_il p_ic, TP = sum_i sum_l g_il M_l0 (M_l0 - W_i)",
+        "distance_matrix=None (the 0/1 matrix 1 - I, used by analyze/sweep/bench); smooth=1e-5; per image",
+        "Fidon et al., BrainLes 2017",
+        EACH_IMAGE,
+        aliases=("gwdl", "generalised_wasserstein_dice", "wasserstein_dice"),
+    ),
+    _spec(
+        "blob",
+        R,
+        instance.BlobLoss,
+        "lambda_global (1 - Dice) + lambda_blob mean_n (1 - Dice(p mu_n, g_n)) over target components n",
+        "lambda_global=2, lambda_blob=1, smooth=1e-5; components: full connectivity; per image",
+        "Kofler et al., IPMI 2023",
+        EACH_IMAGE,
+        aliases=("blob_loss", "blob_dice"),
+        cpu_transform=True,
+    ),
+    _spec(
+        "skeleton_recall",
+        R,
+        skeleton.SkeletonRecallLoss,
+        "1 - mean_k (sum p S_k + s)/(sum S_k + s), S_k the target's tubed skeleton",
+        "smooth=1; skeleton (scikit-image, Lee) dilated twice; foreground classes; per image",
+        "Kirchhoff et al., ECCV 2024",
+        EACH_IMAGE,
+        aliases=("skeleton_recall_loss", "skelrecall"),
+        cpu_transform=True,
+    ),
     # ---- boundary
     _spec(
         "boundary",
@@ -322,6 +366,27 @@ _TABLE: tuple[LossSpec, ...] = (
         KMAP,
         aliases=("hausdorff", "hd", "hd_dt"),
         cpu_transform=True,
+    ),
+    _spec(
+        "log_hausdorff_dt",
+        B,
+        hausdorff.LogHausdorffDTLoss,
+        "ln(1 + mean[(p - g)^2 (d_p^alpha + d_g^alpha)]) per image and class",
+        "alpha=2; threshold 0.5; spacing=None",
+        "Karimi & Salcudean, IEEE TMI 2019; MONAI LogHausdorffDTLoss",
+        CLASS,
+        aliases=("log_hausdorff", "log_hd"),
+        cpu_transform=True,
+    ),
+    _spec(
+        "erosion_hausdorff",
+        B,
+        hausdorff.ErosionHausdorffLoss,
+        "mean[sum_k k^alpha (Delta eroded k times)], Delta = (p - g)^2, soft erosion by the cross",
+        "alpha=2, erosions=10; 2-D and 3-D",
+        "Karimi & Salcudean, IEEE TMI 2019",
+        KMAP,
+        aliases=("hausdorff_er", "hd_er", "erosion_hd"),
     ),
     _spec(
         "shape_aware",
@@ -382,6 +447,25 @@ _TABLE: tuple[LossSpec, ...] = (
         "Yeung et al., CMIG 2022",
         IMAGE,
         aliases=("asymmetric_unified_focal",),
+    ),
+    _spec(
+        "dice_focal",
+        C,
+        dice_focal.DiceFocalLoss,
+        "lambda_dice (1 - Dice) + lambda_focal focal",
+        "lambda_dice=1, lambda_focal=1, alpha=None, gamma=2, smooth=1e-5; per image",
+        "Zhu et al., AnatomyNet, Medical Physics 2019; MONAI DiceFocalLoss",
+        IMAGE,
+    ),
+    _spec(
+        "generalized_dice_focal",
+        C,
+        dice_focal.GeneralizedDiceFocalLoss,
+        "lambda_dice GDL + lambda_focal focal",
+        "lambda_dice=1, lambda_focal=1, alpha=None, gamma=2, smooth=1e-5; per image",
+        "Sudre et al., DLMIA 2017 + Lin et al., ICCV 2017; MONAI GeneralizedDiceFocalLoss",
+        IMAGE,
+        aliases=("gdl_focal", "generalised_dice_focal"),
     ),
 )
 

@@ -47,6 +47,14 @@ ISSUE_NAMES = [
     "mcc",
     "focal_dice",
     "unified_focal",
+    # issue 12
+    "generalized_wasserstein_dice",
+    "blob",
+    "skeleton_recall",
+    "log_hausdorff_dt",
+    "erosion_hausdorff",
+    "dice_focal",
+    "generalized_dice_focal",
 ]
 
 FAMILIES = {
@@ -63,9 +71,12 @@ FAMILIES = {
         "focal_dice",
         "lovasz",
         "cldice",
+        "generalized_wasserstein_dice",
+        "blob",
+        "skeleton_recall",
     },
-    "boundary": {"boundary", "hausdorff_dt", "shape_aware"},
-    "compound": {"bce_dice", "ce_dice", "combo", "exp_log", "unified_focal"},
+    "boundary": {"boundary", "hausdorff_dt", "shape_aware", "log_hausdorff_dt", "erosion_hausdorff"},
+    "compound": {"bce_dice", "ce_dice", "combo", "exp_log", "unified_focal", "dice_focal", "generalized_dice_focal"},
 }
 
 DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs" / "losses.md"
@@ -125,6 +136,9 @@ def test_specs_say_which_losses_run_cpu_transforms():
         "boundary",
         "hausdorff_dt",
         "shape_aware",
+        "log_hausdorff_dt",  # distance transforms
+        "blob",  # connected components
+        "skeleton_recall",  # skeletonisation
     }
     assert {n for n in list_losses() if loss_spec(n).input_kind != "logits"} == {"nll"}
 

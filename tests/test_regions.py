@@ -24,6 +24,8 @@ from segeval.regions import Region, read_dataset_json
 ROOT = Path(__file__).resolve().parents[1]
 NIFTI = ROOT / "sample_data" / "nifti3d"  # labels 0, 1, 2 (read with SimpleITK), spacing in mm
 DISTANCES = ["hd", "hd95", "assd", "msd_pred_to_gt", "msd_gt_to_pred", "nsd", "boundary_iou"]
+OPT_IN = ["cm", "lesion"]
+"""The opt-in families: the confusion-matrix family and lesion-wise metrics."""
 runner = CliRunner()
 
 
@@ -77,7 +79,7 @@ def test_regions_equal_scoring_a_binary_remapped_copy_for_every_metric(tmp_path)
         NIFTI / "preds",
         NIFTI / "gts",
         regions=[f"{name}={','.join(map(str, labels))}" for name, labels in REGIONS.items()],
-        metrics=DISTANCES,
+        metrics=DISTANCES + OPT_IN,
         nsd_tolerance=1.5,
         ci=0,
     )
@@ -88,12 +90,12 @@ def test_regions_equal_scoring_a_binary_remapped_copy_for_every_metric(tmp_path)
             tmp_path / name / "preds",
             tmp_path / name / "gts",
             labels=(0, 1),
-            metrics=DISTANCES,
+            metrics=DISTANCES + OPT_IN,
             nsd_tolerance=1.5,
             ci=0,
         )
         got, want = _rows(result, name), _rows(binary, "1")
-        assert got.keys() == want.keys() and {m for _, m in got} >= {"dice", "tn", *DISTANCES}, name
+        assert got.keys() == want.keys() and {m for _, m in got} >= {"dice", "tn", "mcc", "lesion_f1", *DISTANCES}, name
         for key, (value, status) in want.items():
             assert got[key][1] == status, (name, key)
             assert got[key][0] == pytest.approx(value, rel=1e-12, nan_ok=True), (name, key)
@@ -107,13 +109,16 @@ def test_regions_equal_scoring_a_binary_remapped_copy_for_every_metric(tmp_path)
 
 
 def test_regions_leave_the_labels_and_the_class_means_unchanged():
-    plain = segeval.score(NIFTI / "preds", NIFTI / "gts", metrics=["hd95"], ci=0)
-    with_regions = segeval.score(NIFTI / "preds", NIFTI / "gts", metrics=["hd95"], regions=["FG=1,2"], ci=0)
+    plain = segeval.score(NIFTI / "preds", NIFTI / "gts", metrics=["hd95", "dice_micro", *OPT_IN], ci=0)
+    with_regions = segeval.score(
+        NIFTI / "preds", NIFTI / "gts", metrics=["hd95", "dice_micro", *OPT_IN], regions=["FG=1,2"], ci=0
+    )
     kept = with_regions.per_case[with_regions.per_case["class"] != "FG"].reset_index(drop=True)
     assert kept.equals(plain.per_case)
     kept = with_regions.summary[with_regions.summary["class"] != "FG"].reset_index(drop=True)
     assert kept.equals(plain.summary)
-    for metric in ("dice", "hd95", "miou", "mean_dice", "pixel_accuracy"):  # a gate without a class: the labels
+    assert {"dice_micro", "multiclass_kappa", "lesion_f1"} <= set(plain.per_case["metric"])
+    for metric in ("dice", "hd95", "miou", "mean_dice", "pixel_accuracy", "dice_micro", "lesion_f1"):
         for statistic in ("mean", "median", "pooled"):
             got, want = with_regions.metric(metric, statistic=statistic), plain.metric(metric, statistic=statistic)
             assert got == want or (metric == "hd95" and statistic == "pooled" and math.isnan(got) and math.isnan(want))

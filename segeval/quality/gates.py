@@ -4,7 +4,7 @@ Grammar (docs/gates.md)::
 
     gate       := metric [ "[" class "]" ] [ "." statistic ] comparator number
     metric     := a catalog name or alias (dice, hd95, miou, ...) | "failed" | "missing"
-    class      := a label value (1) or a class name (liver)
+    class      := a label value (1), a class name (liver) or a region name (ET, from --regions)
     statistic  := mean (default) | median | min | max | std | q25 | q75 | pNN (e.g. p05, p95) | pooled
     comparator := >= | <= | > | < | == | !=
 

@@ -16,6 +16,7 @@ imported only here, when a run asks for a cluster (``pip install "segeval[dask]"
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -57,7 +58,8 @@ def connect(scheduler: str | None, scheduler_file: Path | None) -> Iterator[obje
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # loopback, any free port: the scheduler's HTTP server always runs
+                silence_logs=logging.ERROR,  # its start and stop are no news on stderr
             ) as cluster,
             Client(cluster) as client,
         ):

@@ -53,7 +53,6 @@ class Region:
 class DatasetLabels:
     """What an nnU-Net ``dataset.json`` says about the labels."""
 
-    path: Path
     class_names: dict[int, str]
     """Names of single labels."""
     regions: tuple[Region, ...]
@@ -144,7 +143,7 @@ def read_dataset_json(path: Path) -> DatasetLabels:
             regions.append(Region(name, tuple(sorted(set(value)))))
         else:
             raise UsageError(f"{where} must be an integer or a non-empty list of integers, got {_shown(value)}")
-    return DatasetLabels(path, class_names, tuple(regions), ignore_label)
+    return DatasetLabels(class_names, tuple(regions), ignore_label)
 
 
 def check_regions(

@@ -9,7 +9,7 @@ One test per rule, parametrised over the catalog (``hdNN`` as ``hd95``):
 
 The label maps are seeded random blocky maps (a coarse random grid upsampled), 2-D and 3-D, with 2-4
 classes and anisotropic spacings. Counted metrics come from ``confusion_metrics`` on confusion matrices
-built with ``np.add.at``; distance metrics from ``distance_metrics``.
+built with ``np.add.at``; distance metrics from ``distance_metrics``; lesion metrics from ``lesion_metrics``.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ from segeval.metrics.catalog import (
     resolve_metric,
 )
 from segeval.metrics.distance import DistanceOptions, distance_metrics
+from segeval.metrics.lesion import lesion_metrics
 
 SPECS = [resolve_metric("hd95") if spec.name == PERCENTILE_TEMPLATE else spec for spec in CATALOG]
 DIRECTED = [spec for spec in SPECS if spec.direction.better is not Better.NONE]
 DISTANCE_NAMES = tuple(spec.name for spec in SPECS if spec.family is Family.DISTANCE)
+LESION_NAMES = tuple(spec.name for spec in SPECS if spec.family is Family.LESION)
 N_TRIALS = 10
 TOL = 1e-9
 
@@ -130,6 +132,9 @@ def _pair_values(kind: str, index: int) -> dict[str, np.ndarray]:
     distances = distance_metrics(pred, ref, list(range(n_classes)), spacing, DISTANCE_NAMES, DistanceOptions())
     for name in DISTANCE_NAMES:
         out[name] = np.array([float(distances[label][name][0]) for label in range(n_classes)])
+    lesions = [lesion_metrics(pred == label, ref == label, spacing).values for label in range(n_classes)]
+    for name in LESION_NAMES:
+        out[name] = np.array([float(values[name][0]) for values in lesions])
     return out
 
 

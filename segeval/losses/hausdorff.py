@@ -126,17 +126,22 @@ class LogHausdorffDTLoss(LossModule):
         )
 
 
-def _cross_kernel(ndim: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """The face-connected cross (5 pixels in 2-D, 7 voxels in 3-D), normalised to sum 1, as a conv weight."""
-    kernel = torch.zeros((3,) * ndim, dtype=dtype, device=device)
-    centre = (1,) * ndim
-    kernel[centre] = 1.0
-    for axis in range(ndim):
-        for offset in (0, 2):
-            index = list(centre)
-            index[axis] = offset
-            kernel[tuple(index)] = 1.0
-    return (kernel / kernel.sum()).reshape(1, 1, *kernel.shape)
+def _cross_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean of each pixel and its face neighbours (the cross: 5 pixels in 2-D, 7 voxels in 3-D), zero padding.
+
+    The convolution with the normalised cross, written as shifted sums: the same values as ``conv2d``/``conv3d``,
+    an order of magnitude faster forward and backward for this one-channel kernel on the CPU.
+    """
+    spatial = x.ndim - 2
+    padded = F.pad(x, (1, 1) * spatial)
+    centre = padded[(slice(None), slice(None), *([slice(1, -1)] * spatial))]
+    total = centre
+    for axis in range(2, x.ndim):
+        inner = [slice(None), slice(None), *([slice(1, -1)] * spatial)]
+        for start in (0, 2):
+            inner[axis] = slice(start, start + x.shape[axis])
+            total = total + padded[tuple(inner)]
+    return total / (2 * spatial + 1)
 
 
 @loss_function("erosion_hausdorff", alpha=number(low=0), erosions=integer(low=1))
@@ -215,14 +220,12 @@ def erosion_hausdorff_loss(
     ndim = p.ndim - 2
     if ndim not in (2, 3):
         raise UsageError(f"erosion_hausdorff: expected 2-D or 3-D images, got {ndim} spatial axes")
-    conv = F.conv2d if ndim == 2 else F.conv3d
-    kernel = _cross_kernel(ndim, p.dtype, p.device)
     shape = p.shape
     bound = ((p - g) ** 2).reshape(-1, 1, *shape[2:])
     dims = tuple(range(2, bound.ndim))
     eroded = torch.zeros_like(bound)
     for k in range(1, erosions + 1):
-        mean = conv(bound, kernel, padding=1)
+        mean = _cross_mean(bound)
         soft = torch.where(mean < 0.5, torch.zeros_like(mean), mean - 0.5)
         low = soft.amin(dims, keepdim=True)
         span = soft.amax(dims, keepdim=True) - low

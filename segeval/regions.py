@@ -67,7 +67,7 @@ def name_problem(name: str) -> str | None:
     if len(name) > MAX_NAME_LENGTH:
         return f"is longer than {MAX_NAME_LENGTH} characters"
     if not name.isprintable() or any(c in name for c in "[]=,"):
-        return "holds a control character or one of [ ] = ,"
+        return "holds a control character, a bracket, '=' or a comma"
     if re.fullmatch(r"[-+]?\d+", name):
         return "is a number (it would read as a label value)"
     if _DEFAULT_CLASS_NAME.match(name):

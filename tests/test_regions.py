@@ -178,7 +178,7 @@ def test_reports_name_a_region_once_in_every_table(files):
         (["--regions", "WT"], "is not NAME=LABELS"),
         (["--regions", "WT="], "labels must be comma-separated integers"),
         (["--regions", "WT=1,x"], "labels must be comma-separated integers"),
-        (["--regions", "W[T]=1"], "one of \\[ \\] = ,"),
+        (["--regions", "W[T]=1"], "holds a control character, a bracket, '=' or a comma"),
         (["--regions", "A=1,2", "--nsd-tolerance", "1=1,2=2", "-m", "nsd"], "no single tolerance"),
     ],
 )

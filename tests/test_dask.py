@@ -165,6 +165,14 @@ def test_a_version_that_differs_between_client_and_workers_is_named(client, monk
     assert _scheduler_tasks(client) == 0
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="the workers here have CUDA")
+def test_the_device_is_resolved_on_the_workers(client):
+    with pytest.raises(UsageError, match="CUDA is not available"):
+        segeval.score(SAMPLE / "png2d" / "preds", SAMPLE / "png2d" / "gts", client=client, device="cuda")
+    result = segeval.score(SAMPLE / "png2d" / "preds", SAMPLE / "png2d" / "gts", client=client, device="auto")
+    assert result.device == "cpu" and result.to_dict()["config"]["device"] == "cpu"
+
+
 def test_a_file_the_workers_cannot_see_is_named_before_any_task(client):
     unseen = Path("/nonexistent/shared/gt_000.png")
     plan = Plan(config=segeval.ScoreConfig(), palette=None, distance_names=())

@@ -151,12 +151,14 @@ def summary_tables(result, console: Console) -> list[Table]:
 
 
 def table_metrics(computed) -> list[str]:
-    """The per-class table's metric columns: the catalog's table metrics in catalog order, then the distance
-    metrics among ``computed`` in the order they were computed."""
-    from segeval.metrics.catalog import CATALOG, resolve_metric
+    """The per-class table's metric columns: the catalog's table metrics in catalog order, then the class-level
+    metrics among ``computed`` that a run computes only when asked for (distances, the confusion-matrix family,
+    lesion-wise), in the order they were computed."""
+    from segeval.metrics.catalog import CATALOG, Level, resolve_metric
 
     shown = [spec.name for spec in CATALOG if spec.in_table and not spec.needs_distances]
-    return shown + [name for name in computed if resolve_metric(name).needs_distances]
+    asked = [resolve_metric(name) for name in computed if name not in shown]
+    return shown + [spec.name for spec in asked if spec.level is Level.CLASS and (spec.opt_in or spec.needs_distances)]
 
 
 def _count(result) -> int:

@@ -149,3 +149,16 @@ def test_the_closing_line_says_what_happened(folders, files, make_labels):
     result = runner.invoke(app, ["score", str(folders / "preds"), str(folders / "gts"), "--no-progress"])
     assert result.exit_code == 3
     assert result.stderr.splitlines()[-1] == "2 of 3 case(s) failed; the others were scored"
+
+
+def test_metrics_asked_for_appear_in_the_per_class_table(folders):
+    """A class-level metric named in --metrics is a column of the per-class table (mean over cases), whatever its
+    family; a case-level one is a row of the per-case table; a metric not asked for is neither."""
+    inputs = [str(folders / "preds"), str(folders / "gts"), "--no-progress"]
+    result = runner.invoke(app, ["score", *inputs, "--metrics", "mcc,fbeta2,hd95,adjusted_rand_index"])
+    assert result.exit_code == 0, result.output
+    per_class, per_case = result.stdout.split("Per case")
+    columns = [word for line in per_class.splitlines() if line.startswith("class") for word in line.split()[2:]]
+    assert columns[5:8] == ["mcc", "fbeta2", "hd95"]
+    assert "kappa" not in columns and "adjusted_rand_index" not in columns
+    assert re.search(r"^adjusted_rand_index\s+\d", per_case, re.M)

@@ -416,3 +416,31 @@ def test_parametrised_examples_are_best_on_identity_and_within_their_range(name)
         np.testing.assert_allclose(perfect[present], best)
         assert np.all((worse[~np.isnan(worse)] >= low) & (worse[~np.isnan(worse)] <= high))
         assert np.nanmin(worse) < best
+
+
+def _taha_binary(tp: float, fp: float, fn: float, tn: float) -> dict[str, float]:
+    """Taha & Hanbury 2015 (EvaluateSegmentation), eqs. for KAP and ARI of two binary segmentations, in float64."""
+    n = tp + fp + fn + tn
+    fa, fc = tp + tn, ((tn + fn) * (tn + fp) + (fp + tp) * (fn + tp)) / n
+    squares = tp * tp + tn * tn + fp * fp + fn * fn
+    a = (tp * (tp - 1) + fp * (fp - 1) + tn * (tn - 1) + fn * (fn - 1)) / 2
+    b = ((tp + fn) ** 2 + (tn + fp) ** 2 - squares) / 2
+    c = ((tp + fp) ** 2 + (tn + fn) ** 2 - squares) / 2
+    d = n * (n - 1) / 2 - (a + b + c)
+    return {
+        "multiclass_kappa": (fa - fc) / (n - fc),
+        "adjusted_rand_index": 2 * (a * d - b * c) / (c * c + b * b + 2 * a * d + (a + d) * (c + b)),
+    }
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_binary_case_metrics_match_evaluate_segmentation(seed):
+    pred, ref = _label_maps(seed)
+    pred, ref = (pred >= 2).astype(np.int64), (ref >= 2).astype(np.int64)
+    cm = _cm(pred, ref, 2)
+    (tn, fp), (fn, tp) = cm.astype(float)
+    values = _case_values(cm, ["multiclass_kappa", "adjusted_rand_index"])
+    for name, expected in _taha_binary(tp, fp, fn, tn).items():
+        assert values[name] == pytest.approx(expected, rel=1e-10), name
+    # the per-class kappa of the foreground is the same number
+    assert _class_values(cm, ["kappa"])["kappa"][1] == pytest.approx(values["multiclass_kappa"], rel=1e-12)

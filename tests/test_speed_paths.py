@@ -52,29 +52,45 @@ def test_bootstrap_has_the_bits_of_the_plain_computation(n, level):
 
 FIRST_CASE_MODULES = """
 import sys
-import segeval
+
+from segeval.pipeline import chunks
 
 seen = []
-def progress(done, total):
+count_batch = chunks.count_batch
+
+
+def spy(*args, **kwargs):
     if not seen:
         seen.append(sorted(m for m in ("pandas", "scipy") if m in sys.modules))
-segeval.score(sys.argv[1], sys.argv[2], device="cpu", progress=progress)
-print(seen[0], "pandas" in sys.modules)
+    return count_batch(*args, **kwargs)
+
+
+chunks.count_batch = spy
+sys.argv = ["segeval", "score", *sys.argv[1:], "--format", "quiet", "--device", "cpu"]
+from segeval.__main__ import main
+
+try:
+    main()
+except SystemExit as exit:
+    assert exit.code == 0, exit.code
+print(seen[0], sorted(m for m in ("pandas", "scipy") if m in sys.modules))
 """
 
 
 @pytest.mark.parametrize("folder", ["png2d", "nifti3d"])
-def test_pandas_and_scipy_are_not_imported_before_the_first_case(folder):
-    """Start-up: the overlap metrics of the first case need neither; pandas comes for the tables."""
+def test_pandas_and_scipy_are_not_imported_before_the_first_case(folder, tmp_path):
+    """Start-up of `segeval score --out`: the first case is counted before pandas is imported (the tables need
+    it, after the cases), and the overlap metrics never import SciPy."""
     data = ROOT / "sample_data" / folder
     out = subprocess.run(
-        [sys.executable, "-c", FIRST_CASE_MODULES, str(data / "preds"), str(data / "gts")],
+        [sys.executable, "-c", FIRST_CASE_MODULES, str(data / "preds"), str(data / "gts"), "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     ).stdout
-    assert out.split() == ["[]", "True"]
+    assert out.split() == ["[]", "['pandas']"]
+    assert (tmp_path / "per_case.csv").is_file()
 
 
 def _side_name(path) -> str:

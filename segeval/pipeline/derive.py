@@ -172,11 +172,11 @@ def lesion_arrays(scored: list[CaseRecord], units: list[int | str]) -> tuple[Met
     (:func:`segeval.metrics.lesion.pooled_detection`); per-lesion scores averaged over every scored lesion of
     every case.
     """
-    from segeval.metrics.lesion import LesionStatus, Side, pooled_detection
-
     names = list(next((r.lesions[None].values for r in scored if r.lesions), {}))
     if not names:
         return {}, {}
+    from segeval.metrics.lesion import LesionStatus, Side, pooled_detection  # SciPy and cc3d: only when asked for
+
     results = [[r.lesions.get(unit, r.lesions[None]) for unit in units] for r in scored]
     skipped = np.array(
         [[unit not in r.lesions and unit in set(r.counts.values.tolist()) for unit in units] for r in scored]

@@ -17,12 +17,14 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from segeval.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd  # the tables arrive as DataFrames; importing pandas here would slow the start of `score`
 
 
 def write_atomic(path: Path, write: Callable[[IO[str]], None]) -> None:

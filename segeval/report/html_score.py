@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from segeval.errors import InputError
 from segeval.report.folder import ReportFolder, read_folder
 from segeval.report.html import (
     figure_svg_uri,
@@ -28,13 +29,25 @@ from segeval.report.html import (
 from segeval.report.thumbnails import COLOURS, class_colour
 
 COUNT_METRICS = {"tp", "fp", "fn", "tn"}
-"""Pixel counts: in the per-case table, not plotted."""
+"""Pixel counts: in per_case.csv and the summary table, neither plotted nor in the page's per-case table."""
 MAX_LESION_ROWS = 5000
 
 
 def write_score_page(folder: str | Path, path: str | Path) -> Path:
-    """Write the page of the report folder ``folder`` to ``path`` (atomically)."""
-    return write_page(path, score_page(read_folder(folder)))
+    """Write the page of the report folder ``folder`` to ``path`` (atomically).
+
+    Raises
+    ------
+    InputError
+        The folder is not a readable report (:func:`segeval.report.folder.read_folder`), or its files do
+        not have the layout their schema version promises (a folder from elsewhere may be tampered with).
+    """
+    report = read_folder(folder)
+    try:
+        page = score_page(report)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise InputError(f"{report.path}: not a report this segeval can show ({type(exc).__name__}: {exc})") from None
+    return write_page(path, page)
 
 
 def score_page(report: ReportFolder) -> str:
@@ -60,7 +73,7 @@ def score_page(report: ReportFolder) -> str:
         conventions=conventions(summary),
         warnings=summary.get("warnings") or [],
         figures=distribution_figures(report, directed),
-        summary_rows=summary_rows(report.table, metrics_info),
+        summary_rows=summary_rows(report.table),
         confusion=confusion_view(summary),
         worst=worst_view(report, case_index),
         table=case_table(report, case_index),
@@ -221,7 +234,7 @@ def _float(value) -> float:
 # ----------------------------------------------------------------------------- tables
 
 
-def summary_rows(table: pd.DataFrame, metrics_info: dict) -> list[list[str]]:
+def summary_rows(table: pd.DataFrame) -> list[list[str]]:
     """summary.csv's rows for the page: class, name, metric, mean, interval, pooled, median, n, n_nan."""
     rows = []
     for _, row in table.iterrows():

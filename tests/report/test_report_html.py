@@ -182,3 +182,14 @@ def test_lesion_table_is_shown_when_the_folder_has_lesions_csv(report, tmp_path)
     page = (tmp_path / "with.html").read_text()
     table = page[page.index('id="lesion-table"') : page.index("</table>", page.index('id="lesion-table"'))]
     assert "<td>matched</td>" in table and "<td>0.75</td>" in table and HOSTILE not in table
+
+
+def test_a_tampered_summary_is_a_one_line_input_error(report, tmp_path):
+    folder = tmp_path / "tampered"
+    shutil.copytree(report / "out", folder)
+    document = json.loads((folder / "summary.json").read_text())
+    document["cases"] = ["not", "a", "case"]
+    (folder / "summary.json").write_text(json.dumps(document))
+    result = runner.invoke(app, ["report", str(folder), "-o", str(tmp_path / "page.html")])
+    assert result.exit_code == 3, result.output
+    assert "not a report this segeval can show" in result.output and "Traceback" not in result.output

@@ -77,7 +77,10 @@ def write_sweep_page(result, path: str | Path) -> Path:
     legends = [
         {
             "family": family,
-            "curves": [(name, _hex(palette(i % 10))) for i, name in enumerate(names)],
+            "curves": [
+                (name, _hex(palette(i % 10)), ["solid", "dashed", "dotted"][(i // 10) % 3])
+                for i, name in enumerate(names)
+            ],
         }
         for family, names in families.items()
     ]

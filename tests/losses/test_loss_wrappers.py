@@ -182,3 +182,19 @@ def test_masked_loss_inside_deep_supervision():
         for w, o in zip([4 / 7, 2 / 7, 1 / 7], outputs, strict=True)
     )
     torch.testing.assert_close(wrapped, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_bench_times_both_wrappers_against_their_baselines(tmp_path):
+    from segeval.analysis.bench import WRAPPER_COLUMNS, WRAPPER_MIN_REPEATS, bench_losses
+
+    result = bench_losses(["dice", "nll"], shapes=["1x2x8x8"], device="cpu", repeats=1, memory=False, wrappers=True)
+    table = result.wrappers
+    assert list(table.columns) == WRAPPER_COLUMNS
+    assert set(zip(table["wrapper"], table["loss"])) == {("DeepSupervisionLoss", "dice"), ("MaskedLoss", "dice")}
+    assert (table["status"] == "ok").all() and (table["repeats"] == WRAPPER_MIN_REPEATS).all()
+    assert table.set_index("wrapper").loc["DeepSupervisionLoss", "scales"] == 3
+    row = table.iloc[0]
+    assert row["overhead_ms"] == pytest.approx(row["wrapper_ms"] - row["baseline_ms"])
+    assert "wrapper_rows" in result.to_dict()
+    assert (result.write(tmp_path)["wrappers"]).name == "bench_wrappers.csv"
+    assert (tmp_path / "bench_wrappers.csv").read_text().startswith(",".join(WRAPPER_COLUMNS))

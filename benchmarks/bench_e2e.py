@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         f"at the start; other processes used a median {100 * statistics.median(r.others for j in jobs.values() for r in j.runs):.0f} % "
         f"of the CPUs during the kept runs, {sum(j.disturbed for j in jobs.values())} of "
         f"{sum(len(j.runs) for j in jobs.values())} kept runs above 20 %. {args.rounds} rounds, {elapsed:.0f} s. "
-        f"Command: `python benchmarks/bench_e2e.py{' --before ' + str(args.before) if args.before else ''}`.",
+        f"Command: `python benchmarks/bench_e2e.py {' '.join(sys.argv[1:] if argv is None else argv)}`.",
         "",
         f"Whole process; ms/case = marginal cost (T(N) − T({N_SUBSET})) / (N − {N_SUBSET}), wall (CPU = user + "
         "system); median of the rounds; the ratio is taken per round.",

@@ -189,10 +189,12 @@ def test_a_failed_case_that_was_read_keeps_a_picture_of_its_reference(files):
 
 
 def test_html_without_out_draws_the_page_from_a_temporary_folder(graded, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
     args = ["score", str(graded / "preds"), str(graded / "gts"), "--html", "page.html", "--worst", "2", "-f", "quiet"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    page = (tmp_path / "page.html").read_text()
+    page = (work / "page.html").read_text()
     assert page.count('<figure class="case">') == 2 and "data:image/png;base64," in page
-    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
+    assert [p.name for p in work.iterdir()] == ["page.html"]

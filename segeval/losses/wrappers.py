@@ -53,6 +53,11 @@ def resize_target(target: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     return resized if channel_axis else resized.squeeze(1)
 
 
+def _weights(argument: str, value: Any) -> list[float]:
+    """A 1-D sequence of finite non-negative weights with a positive sum (the catalog's validator)."""
+    return weights()(argument, value).tolist()
+
+
 def halving_weights(count: int) -> list[float]:
     """``1, 1/2, 1/4, ...`` for ``count`` scales."""
     return [0.5**i for i in range(count)]
@@ -154,10 +159,6 @@ class DeepSupervisionLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"weights={'halving' if self.weights is None else self.weights}, normalize={self.normalize}"
-
-
-def _weights(argument: str, value: Any) -> list[float]:
-    return weights()(argument, value).tolist()
 
 
 class MaskedLoss(nn.Module):

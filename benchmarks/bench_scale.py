@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -189,6 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     sets = {f"2-D {n:,}": make_2d(args.data, n) for n in args.counts}
     sets[f"3-D {N_3D}"] = make_3d(args.data)
+    values = {name: 2 * math.prod(SHAPE_3D if name.startswith("3-D") else SHAPE_2D) for name in sets}
     load_before = os.getloadavg()
     results: dict[tuple[str, str], dict] = {}
     for name, (preds, gts) in sets.items():
@@ -200,14 +202,14 @@ def main() -> None:
         for executor, measured in runs.items():
             results[name, executor] = median_of(measured)
     load_after = os.getloadavg()
-    text = report(results, load_before, load_after, args.rounds, args.big_rounds)
+    text = report(results, values, load_before, load_after, args.rounds, args.big_rounds)
     print(text)
     if not args.no_write:
         with args.results.open("a", encoding="utf-8") as handle:
             handle.write("\n" + text)
 
 
-def report(results: dict, load_before, load_after, rounds: int, big_rounds: int) -> str:
+def report(results: dict, values: dict, load_before, load_after, rounds: int, big_rounds: int) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"## Scale: cost per case from 1,000 to 20,000 cases, local and on Dask (`bench_scale.py`) — {now}",
@@ -220,22 +222,31 @@ def report(results: dict, load_before, load_after, rounds: int, big_rounds: int)
         "case: pairing, scoring and writing the reports. RSS: peak above the RSS after a warm-up run.",
         "",
         "| set | executor | wall ms per case (median; runs) | CPU ms per case (client) | client peak RSS "
-        "above baseline | per 1,000 cases | worker peak RSS | bytes per record | per-case rows |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "above baseline | worker peak RSS | bytes per record | per-case rows |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for (name, executor), r in results.items():
         workers = ", ".join(f"{w:.0f} MB" for w in r["worker_peak_mb"]) or "—"
-        above = r["client_peak_above_baseline_mb"]
         lines.append(
             f"| {name} | {executor} | {r['s_per_case'] * 1000:.2f} ({', '.join(map(str, r['s_per_case_runs']))}) "
-            f"| {r['cpu_per_case'] * 1000:.2f} ({r['client_cpu_per_case'] * 1000:.2f}) | {above:.0f} MB | "
-            f"{above / r['cases'] * 1000:.1f} MB | {workers} | {r['record_bytes']:.0f} | {r['per_case_rows']:,} |"
+            f"| {r['cpu_per_case'] * 1000:.2f} ({r['client_cpu_per_case'] * 1000:.2f}) | "
+            f"{r['client_peak_above_baseline_mb']:.0f} MB | {workers} | {r['record_bytes']:.0f} | "
+            f"{r['per_case_rows']:,} |"
         )
-    lines += ["", *break_even(results), ""]
+    two_d = [name for name in dict.fromkeys(n for n, _ in results) if name.startswith("2-D")]
+    lines += ["", "Growth of the client's peak with the number of cases (2-D, smallest to largest set):", ""]
+    for executor in ("local", "dask"):
+        small, large = results[two_d[0], executor], results[two_d[-1], executor]
+        growth = large["client_peak_above_baseline_mb"] - small["client_peak_above_baseline_mb"]
+        per_case = growth * 2**20 / (large["cases"] - small["cases"])
+        lines.append(
+            f"- {executor}: {growth:+.0f} MB for {large['cases'] - small['cases']:,} more cases, {per_case:,.0f} bytes per case"
+        )
+    lines += ["", *break_even(results, values), ""]
     return "\n".join(lines)
 
 
-def break_even(results: dict, machines: int = 4, cores: int = 2) -> list[str]:
+def break_even(results: dict, values: dict, machines: int = 4, cores: int = 2) -> list[str]:
     """Dask's overhead per case in CPU time, and the model of where a cluster pays off."""
     lines = ["Dask overhead per case, in CPU time (dask − local, client and workers together):", ""]
     for name in dict.fromkeys(n for n, _ in results):
@@ -264,6 +275,25 @@ def break_even(results: dict, machines: int = 4, cores: int = 2) -> list[str]:
             f"- {name}: C = {c * 1000:.2f} ms, break-even C = {needed * 1000:.2f} ms: the cluster {verdict} "
             f"(modelled speed-up {speedup:.1f}×)"
         )
+    # compute per case as a line through the largest 2-D set and the 3-D set (local CPU per case against values)
+    names = [n for n in dict.fromkeys(n for n, _ in results) if n.startswith("2-D")][-1:] + [
+        n for n in dict.fromkeys(n for n, _ in results) if n.startswith("3-D")
+    ]
+    if len(names) == 2:
+        (x0, y0), (x1, y1) = ((values[n], results[n, "local"]["cpu_per_case"]) for n in names)
+        slope = (y1 - y0) / (x1 - x0)
+        dask3 = results[names[1], "dask"]
+        u, o = dask3["client_cpu_per_case"], dask3["cpu_per_case"] - y1
+        needed = max(cores * u, (o - u) / (machines - 1))
+        size = x0 + (needed - y0) / slope
+        lines += [
+            "",
+            f"Extrapolated (model): local CPU per case ≈ {y0 * 1000:.2f} ms + {slope * 1e9:.1f} ns per value "
+            f"(through {names[0]} and {names[1]}); with the 3-D overheads (u = {u * 1000:.2f} ms, o = {o * 1000:.2f} "
+            f"ms per case, taken as constant per case) a cluster of {machines} × {cores} cores pays off above about "
+            f"{size / 1e6:.1f} million values per case (prediction and reference together), e.g. two 128×128×{max(1, round(size / 2 / 128 / 128))} "
+            "volumes; a 512×512×300 CT pair (157 million values) is far above it.",
+        ]
     return lines
 
 

@@ -8,7 +8,8 @@ to the decorator). The wrapper exposes
   :class:`~segeval.errors.UsageError` with the loss name, the argument, what was expected and what
   was given; unknown option names are refused the same way;
 - ``fn.raw(input, target, mask, **options)``: the unvalidated kernel, used by the modules, which
-  validate once in their constructor.
+  validate once in their constructor. Kernels run with autocast disabled: under
+  ``torch.autocast`` they still compute in float32 (float64 for float64 input).
 
 Every kernel's third parameter is ``mask`` (a per-call tensor, not an option): the public function
 and ``LossModule.forward`` take it as ``loss(input, target, mask)`` or ``mask=``.
@@ -296,13 +297,25 @@ def loss_function(
             return out
 
         @functools.wraps(fn)
+        def kernel(
+            input: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None, **options: Any
+        ) -> torch.Tensor:
+            device = input.device.type if isinstance(input, torch.Tensor) else "cpu"
+            if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
+                # the kernels choose their dtypes (float32 or float64); autocast would run matmuls and
+                # convolutions in half precision inside them
+                with torch.autocast(device, enabled=False):
+                    return fn(input, target, mask, **options)
+            return fn(input, target, mask, **options)
+
+        @functools.wraps(fn)
         def public(
             input: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None, **options: Any
         ) -> torch.Tensor:
-            return fn(input, target, mask, **validate(**options))
+            return kernel(input, target, mask, **validate(**options))
 
         public.validate = validate  # type: ignore[attr-defined]
-        public.raw = fn  # type: ignore[attr-defined]
+        public.raw = kernel  # type: ignore[attr-defined]
         public.loss_name = name  # type: ignore[attr-defined]
         public.tensor_options = tuple(  # type: ignore[attr-defined]
             n for n in names if getattr(table[n], "is_tensor", False)

@@ -14,7 +14,6 @@ the activation, the numerically stable logarithms and the target checks live in 
 from __future__ import annotations
 
 import math
-from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -62,6 +61,22 @@ def spatial_dims(x: torch.Tensor) -> tuple[int, ...]:
     return tuple(range(2, x.ndim))
 
 
+class _cached:
+    """:func:`functools.cached_property` without the lock Python 3.11 takes (``torch.compile`` cannot trace it)."""
+
+    def __init__(self, compute):  # type: ignore[no-untyped-def]
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, obj, owner=None):  # type: ignore[no-untyped-def]
+        if obj is None:
+            return self
+        value = self.compute(obj)
+        obj.__dict__[self.name] = value  # found before this (non-data) descriptor from now on
+        return value
+
+
 class Prepared:
     """Validated input and target of one loss call, in the compute dtype.
 
@@ -102,7 +117,7 @@ class Prepared:
     def sigmoid(self) -> bool:
         return self.mode is not Mode.MULTICLASS
 
-    @cached_property
+    @_cached
     def logp(self) -> torch.Tensor:
         if self.from_logits:
             return F.logsigmoid(self.z) if self.sigmoid else F.log_softmax(self.z, dim=1)
@@ -110,7 +125,7 @@ class Prepared:
             return self.z
         return torch.log(self.z.clamp(min=tiny(self.dtype)))
 
-    @cached_property
+    @_cached
     def log1mp(self) -> torch.Tensor:
         """``log(1 - p)`` (stable for logits in sigmoid modes; clamped near p = 1 otherwise)."""
         if self.from_logits and self.sigmoid:
@@ -119,7 +134,7 @@ class Prepared:
             return log1mexp(self.logp)
         return torch.log((1.0 - self.z).clamp(min=tiny(self.dtype)))
 
-    @cached_property
+    @_cached
     def p(self) -> torch.Tensor:
         if self.from_logits:
             return torch.sigmoid(self.z) if self.sigmoid else torch.softmax(self.z, dim=1)
@@ -312,7 +327,7 @@ def prepare(
                     )
             z = z.clamp(max=0.0)
         elif check_values:
-            low, high = float(z.min()), float(z.max())
+            low, high = float(z.detach().min()), float(z.detach().max())
             if low < 0 or high > 1:
                 raise UsageError(
                     f"{loss}: expected probabilities in [0, 1] with from_logits=False, got values "

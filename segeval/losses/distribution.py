@@ -12,6 +12,7 @@ weights have ``K = 2`` entries (negative, positive) there and ``K = C`` entries 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -717,7 +718,9 @@ def topk_loss(
     with torch.no_grad():
         counts = keep.sum(1)
         k_pool = torch.where(counts > 0, (counts * k / 100.0).floor().clamp(min=1), torch.zeros_like(counts)).long()
-        k_max = int(k_pool.max()) if k_pool.numel() else 0
+        # the largest K any pool can have, from the shape (no value read back from the device)
+        # (+1 covers a float32 rounding of counts * k / 100 above the float64 floor)
+        k_max = min(pools.shape[1], math.floor(pools.shape[1] * k / 100.0) + 1) if pools.numel() else 0
         key = torch.where(keep, pools.detach(), torch.full_like(pools, -torch.inf))
         selected = torch.zeros_like(keep)
         if k_max > 0:

@@ -63,16 +63,16 @@ class ScoreResult:
         return [v for v in self.labels if self.config.include_background or v != BACKGROUND]
 
     @property
+    def regions(self) -> tuple:
+        """The label regions scored after the labels (:class:`segeval.regions.Region`), by name in the tables."""
+        return self.config.region_definitions()
+
+    @property
     def passed(self) -> bool:
         """Every gate passed (True when there are none)."""
         return all(g.passed for g in self.gates)
 
     @property
-    @property
-    def regions(self) -> tuple:
-        """The label regions scored after the labels (:class:`segeval.regions.Region`), by name in the tables."""
-        return self.config.region_definitions()
-
     def scored(self) -> list[CaseRecord]:
         """Cases with scores."""
         return [r for r in self.cases if r.scored]

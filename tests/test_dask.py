@@ -173,6 +173,14 @@ def test_the_device_is_resolved_on_the_workers(client):
     assert result.device == "cpu" and result.to_dict()["config"]["device"] == "cpu"
 
 
+def test_relative_paths_reach_the_workers_absolute(client, monkeypatch, tmp_path):
+    monkeypatch.chdir(SAMPLE / "png2d")  # the workers' working folder stays where the cluster started
+    local = segeval.score("preds", "gts")
+    remote = segeval.score("preds", "gts", client=client)
+    assert remote.failed == [] and [str(r.pred) for r in remote.cases] == [str(r.pred) for r in local.cases]
+    _assert_same_reports(remote, local, tmp_path)
+
+
 def test_a_file_the_workers_cannot_see_is_named_before_any_task(client):
     unseen = Path("/nonexistent/shared/gt_000.png")
     plan = Plan(config=segeval.ScoreConfig(), palette=None, distance_names=())

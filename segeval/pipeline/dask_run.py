@@ -99,7 +99,7 @@ def check_cluster(client, pairs: list[CasePair], plan: Plan) -> str:
     """Check every worker before any task is sent: the same segeval, torch and numpy as here, the
     device available, the first case's files visible (shared storage). Returns the workers' device(s)."""
     first = pairs[0] if pairs else None
-    probe = [str(p) for p in (first.pred, first.gt) if p is not None] if first else []
+    probe = [os.path.abspath(p) for p in (first.pred, first.gt) if p is not None] if first else []
     here = worker_environment("cpu", [])["versions"]
     try:
         answers = client.run(worker_environment, plan.config.device, probe)
@@ -168,7 +168,7 @@ def run_dask(pairs: list[CasePair], plan: Plan, client) -> Iterator[CaseRecord]:
         absolute = [
             CasePair(p.case, None if p.pred is None else Path(os.path.abspath(p.pred)), Path(os.path.abspath(p.gt)))
             for p in given
-        ]
+        ]  # the workers' working folder is not the client's
         tasks[client.submit(score_task, absolute, plan, pure=False)] = given
     try:
         for future in as_completed(list(tasks)):

@@ -86,7 +86,7 @@ def test_analyze_json_and_options(tmp_path):
     )
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["losses"] == ["boundary", "hausdorff_dt", "shape_aware"]
+    assert document["losses"] == ["boundary", "hausdorff_dt", "log_hausdorff_dt", "erosion_hausdorff", "shape_aware"]
     assert set(document["summary"][0]) >= {"band_0-0.5px", "band_0.5-2px", "band_>2px"}  # NPY: no spacing
     assert "p_t < 0.3" in document["definitions"]["hard"]
 

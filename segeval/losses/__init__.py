@@ -5,7 +5,8 @@
 >>> list_losses("boundary")
 ['boundary', 'hausdorff_dt', 'log_hausdorff_dt', 'erosion_hausdorff', 'shape_aware']
 
-Every loss is called as ``loss(input, target)`` and accepts ``mode=`` and ``from_logits=``.
+Every loss is called as ``loss(input, target)`` or ``loss(input, target, mask)`` (pixels where the mask
+is 0 count nowhere) and accepts ``mode=``, ``from_logits=`` and ``ignore_index=``.
 
 Shapes (``S`` = one to three spatial axes; 2-D and 3-D images are the tested cases):
 
@@ -36,7 +37,7 @@ The conventions (region sums, background, smoothing, sign, empty classes) are st
 :mod:`segeval.losses.region` and in ``docs/losses.md``.
 """
 
-from segeval.losses._enums import Aggregation, Family, Mode, Reduction, UnifiedVariant
+from segeval.losses._enums import Aggregation, Average, Family, Mode, Reduction, UnifiedVariant, WeightType
 from segeval.losses.boundary import (
     BoundaryLoss,
     HausdorffDTLoss,
@@ -121,11 +122,13 @@ from segeval.losses.wrappers import DeepSupervisionLoss, MaskedLoss
 __all__ = [
     # catalog
     "Aggregation",
+    "Average",
     "Family",
     "LossSpec",
     "Mode",
     "Reduction",
     "UnifiedVariant",
+    "WeightType",
     "get_loss",
     "list_losses",
     "loss_spec",

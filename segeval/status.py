@@ -24,6 +24,8 @@ class Status(enum.StrEnum):
     """A distance metric whose class is absent from exactly one side."""
     REF_FULL = "ref_full"
     """The class fills the whole reference: no negative pixel (specificity is NaN)."""
+    PRED_FULL = "pred_full"
+    """The class fills the whole prediction, not the reference: no predicted negative pixel (NPV is NaN)."""
     NO_VALID_PIXEL = "no_valid_pixel"
     """Every reference pixel of the case is ignored."""
     NO_VALID_CLASS = "no_valid_class"

@@ -29,8 +29,8 @@ from segeval.status import CODE, Status
 OK, BOTH_EMPTY, REF_EMPTY, PRED_EMPTY = (
     CODE[s] for s in (Status.OK, Status.BOTH_EMPTY, Status.REF_EMPTY, Status.PRED_EMPTY)
 )
-REF_FULL, NO_VALID_PIXEL, NO_VALID_CLASS = (
-    CODE[s] for s in (Status.REF_FULL, Status.NO_VALID_PIXEL, Status.NO_VALID_CLASS)
+REF_FULL, PRED_FULL, NO_VALID_PIXEL, NO_VALID_CLASS = (
+    CODE[s] for s in (Status.REF_FULL, Status.PRED_FULL, Status.NO_VALID_PIXEL, Status.NO_VALID_CLASS)
 )
 
 Values = tuple[np.ndarray, np.ndarray]
@@ -193,13 +193,15 @@ def mean_dice(c: ClassCounts, foreground: np.ndarray, empty_score: float = np.na
 
 
 # The confusion-matrix family, per class. Branches (docs/metrics.md): a class absent from both sides is
-# ``both_empty``; one that fills the whole reference is ``ref_full``.
+# ``both_empty``; one that fills the whole reference is ``ref_full``; one that fills the whole prediction only
+# is ``pred_full``.
 
 
 def _class_status(c: ClassCounts) -> np.ndarray:
-    """``ok``, ``ref_empty``, ``pred_empty``, ``ref_full`` or ``both_empty`` for each class."""
+    """``ok``, ``ref_empty``, ``pred_empty``, ``ref_full``, ``pred_full`` or ``both_empty`` for each class."""
     status = _overlap_policy(np.zeros(c.tp.shape), c, 0.0)[1]
     status[(c.tn + c.fp == 0) & (c.ref > 0)] = REF_FULL
+    status[(c.tn + c.fn == 0) & (status == OK)] = PRED_FULL
     return status
 
 

@@ -242,7 +242,7 @@ CLASS_BRANCHES = {
         "fills_both": (NAN, 1, "ref_full"),
         "ref_empty": (0, 0, "ref_empty"),
         "pred_empty": (0, 0, "pred_empty"),
-        "pred_full": (0, 0, "ok"),
+        "pred_full": (0, 0, "pred_full"),
     },
     "kappa": {
         "both_empty": (NAN, 1, "both_empty"),
@@ -261,14 +261,14 @@ CLASS_BRANCHES = {
         "both_empty": (NAN, 1, "both_empty"),
         "ref_empty": (NAN, NAN, "ref_empty"),
         "pred_empty": (0, 0, "pred_empty"),
-        "pred_full": (0, 0, "ok"),
+        "pred_full": (0, 0, "pred_full"),
     },
     "markedness": {
         "both_empty": (NAN, 1, "both_empty"),
         "fills_both": (NAN, 1, "ref_full"),
         "ref_empty": (0, 0, "ref_empty"),
         "pred_empty": (NAN, NAN, "pred_empty"),
-        "pred_full": (NAN, NAN, "ok"),
+        "pred_full": (NAN, NAN, "pred_full"),
     },
     "fbeta2": {
         "both_empty": (NAN, 1, "both_empty"),
@@ -291,10 +291,14 @@ CLASS_BRANCHES = {
         "pred_empty": (NAN, NAN, "pred_empty"),
         "ref_empty": (1, 1, "ok"),
     },
-    "npv": {"fills_both": (NAN, 1, "ref_full"), "pred_full": (NAN, NAN, "ok"), "both_empty": (1, 1, "both_empty")},
+    "npv": {
+        "fills_both": (NAN, 1, "ref_full"),
+        "pred_full": (NAN, NAN, "pred_full"),
+        "both_empty": (1, 1, "both_empty"),
+    },
     "false_omission_rate": {
         "fills_both": (NAN, 0, "ref_full"),
-        "pred_full": (NAN, NAN, "ok"),
+        "pred_full": (NAN, NAN, "pred_full"),
         "pred_empty": (1 / 3, 1 / 3, "pred_empty"),
     },
     "positive_likelihood_ratio": {
@@ -309,7 +313,7 @@ CLASS_BRANCHES = {
         "both_empty": (NAN, NAN, "both_empty"),
         "ref_empty": (NAN, NAN, "ref_empty"),
         "pred_empty": (-1, -1, "pred_empty"),
-        "pred_full": (2, 2, "ok"),
+        "pred_full": (2, 2, "pred_full"),
     },
 }
 MATRICES = {

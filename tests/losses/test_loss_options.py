@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from loss_cases import Failures, import_monai_losses, make_case
+from loss_cases import Failures, import_monai_losses, import_smp_losses, make_case
 
 from segeval.errors import UsageError
 from segeval.losses import get_loss, list_losses, loss_spec
@@ -112,30 +112,33 @@ def test_bce_dice_pos_weight_is_the_weighted_bce_plus_dice():
 # ----------------------------------------------------------------------------- focal: pos_weight, weight
 
 
-def _np_sigmoid_focal(z, g, alpha, gamma, pos_weight, weight):
+def _sigmoid_focal_formula(z, g, alpha, gamma, pos_weight, weight):
     """Float64 transcription: -[a b g (1-p)^gamma ln p + (1-a)(1-g) p^gamma ln(1-p)] w_c, mean over elements."""
-    p = 1 / (1 + np.exp(-z))
+    p = torch.sigmoid(z)
     a = 1.0 if alpha is None else alpha
     na = 1.0 if alpha is None else 1 - alpha
-    b = np.asarray(pos_weight).reshape(1, -1, 1, 1)
-    w = np.asarray(weight).reshape(1, -1, 1, 1)
-    terms = -(a * b * g * (1 - p) ** gamma * np.log(p) + na * (1 - g) * p**gamma * np.log(1 - p))
+    b = torch.as_tensor(pos_weight, dtype=torch.float64).reshape(1, -1, 1, 1)
+    w = torch.as_tensor(weight, dtype=torch.float64).reshape(1, -1, 1, 1)
+    terms = -(a * b * g * (1 - p) ** gamma * torch.log(p) + na * (1 - g) * p**gamma * torch.log(1 - p))
     return (w * terms).mean()
 
 
 def test_focal_pos_weight_and_channel_weight_match_the_formula():
-    z, t, g = make_case("multilabel", seed=15)
-    zn = z.numpy()
+    z, t, _ = make_case("multilabel", seed=15)
     failures = Failures()
     for alpha in (None, 0.25):
         for pos_weight in (1.0, 2.0, [1.0, 2.0, 4.0]):
             for weight in (None, [0.2, 1.0, 3.0]):
                 with failures.case(f"alpha={alpha} pos_weight={pos_weight} weight={weight}"):
-                    got = get_loss("focal", mode="multilabel", alpha=alpha, pos_weight=pos_weight, weight=weight)(z, t)
-                    expected = _np_sigmoid_focal(
-                        zn, g, alpha, 2.0, np.broadcast_to(pos_weight, 3), [1.0] * 3 if weight is None else weight
+                    b = np.broadcast_to(pos_weight, 3).copy()
+                    w = [1.0] * 3 if weight is None else weight
+                    same_value_and_grad(
+                        lambda x, a=alpha, pw=pos_weight, wt=weight: get_loss(
+                            "focal", mode="multilabel", alpha=a, pos_weight=pw, weight=wt
+                        )(x, t),
+                        lambda x, a=alpha, b=b, w=w: _sigmoid_focal_formula(x, t, a, 2.0, b, w),
+                        z,
                     )
-                    close(got, expected)
     failures.check()
 
 
@@ -204,6 +207,23 @@ def test_generalized_dice_weight_types_match_monai():
     failures.check()
 
 
+def test_soft_label_matches_smp_l1_intersection():
+    """smp 0.6 always uses the L1 intersection: with smooth=0 and batch sums, segeval's soft_label=True."""
+    smp = import_smp_losses()
+    z, t, _ = make_case("binary", seed=28)
+    soft = torch.rand(t.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    same_value_and_grad(
+        lambda x: get_loss("dice", aggregation="batch", soft_label=True, smooth=0)(x, soft),
+        lambda x: smp.DiceLoss(mode="binary")(x, soft),
+        z,
+    )
+    same_value_and_grad(
+        lambda x: get_loss("tversky", aggregation="batch", soft_label=True, smooth=0)(x, soft),
+        lambda x: smp.TverskyLoss(mode="binary", alpha=0.3, beta=0.7)(x, soft),
+        z,
+    )
+
+
 def test_uniform_generalized_dice_is_micro_dice():
     z, t, _ = make_case("multiclass", seed=20)
     for aggregation in ("image", "batch"):
@@ -218,24 +238,29 @@ def test_uniform_generalized_dice_is_micro_dice():
 # ----------------------------------------------------------------------------- transcriptions
 
 
-def _np_counts(p, g, batch):
+def _micro_counts(z, g, k, batch, weight):
+    """Float64 transcription: soft counts of the kept classes k, weighted, summed over classes."""
+    p = torch.softmax(z, 1)[:, k]
+    g = g[:, k]
     axes = (0, *range(2, p.ndim)) if batch else tuple(range(2, p.ndim))
-    tp = (p * g).sum(axes)
-    return tp, (p * (1 - g)).sum(axes), ((1 - p) * g).sum(axes)
+    counts = [(p * g).sum(axes), (p * (1 - g)).sum(axes), ((1 - p) * g).sum(axes)]
+    w = torch.ones(counts[0].shape[-1], dtype=torch.float64) if weight is None else torch.tensor(weight).double()
+    return [(x * w).sum(-1, keepdim=True) for x in counts]
 
 
 def test_micro_average_pools_the_counts_of_the_kept_classes():
     z, t, g = make_case("multiclass", seed=21)
-    p = torch.softmax(z, 1).numpy()
+    g = torch.from_numpy(g)
     failures = Failures()
     for include_background in (True, False):
         for batch in (False, True):
             for weight in (None, [2.0, 0.5] if not include_background else [1.0, 2.0, 0.5]):
                 with failures.case(f"background={include_background} batch={batch} weight={weight}"):
                     k = slice(None) if include_background else slice(1, None)
-                    tp, fp, fn = _np_counts(p[:, k], g[:, k], batch)
-                    w = np.ones(tp.shape[-1]) if weight is None else np.asarray(weight)
-                    tp, fp, fn = ((x * w).sum(-1, keepdims=True) for x in (tp, fp, fn))
+
+                    def counts(x, k=k, batch=batch, weight=weight):
+                        return _micro_counts(x, g, k, batch, weight)
+
                     options = {
                         "mode": "multiclass",
                         "average": "micro",
@@ -244,11 +269,21 @@ def test_micro_average_pools_the_counts_of_the_kept_classes():
                         "weight": weight,
                         "reduction": "none",
                     }
-                    s = 1e-5
-                    close(get_loss("dice", **options)(z, t), 1 - (2 * tp + s) / (2 * tp + fp + fn + s))
-                    close(get_loss("iou", **options)(z, t), 1 - (tp + s) / (tp + fp + fn + s))
-                    ti = (tp + 1) / (tp + 0.3 * fp + 0.7 * fn + 1)
-                    close(get_loss("focal_tversky", **options)(z, t), (1 - ti) ** 0.75)
+
+                    def dice(x, counts=counts, s=1e-5):
+                        tp, fp, fn = counts(x)
+                        return 1 - (2 * tp + s) / (2 * tp + fp + fn + s)
+
+                    def iou(x, counts=counts, s=1e-5):
+                        tp, fp, fn = counts(x)
+                        return 1 - (tp + s) / (tp + fp + fn + s)
+
+                    def focal_tversky(x, counts=counts):
+                        tp, fp, fn = counts(x)
+                        return (1 - (tp + 1) / (tp + 0.3 * fp + 0.7 * fn + 1)) ** 0.75
+
+                    for name, formula in (("dice", dice), ("iou", iou), ("focal_tversky", focal_tversky)):
+                        same_value_and_grad(lambda x, n=name, o=options: get_loss(n, **o)(x, t), formula, z)
     failures.check()
 
 

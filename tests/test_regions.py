@@ -277,3 +277,21 @@ def test_a_bad_dataset_json_on_the_command_line_exits_2_naming_it(files):
     )
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0].startswith(f"error: {path}: label 'tumour' must be an integer")
+
+
+def test_compare_reads_regions_with_or_without_summary_json(tmp_path):
+    """`segeval compare` and `--max-drop` name a region like a class, also from a per_case.csv alone."""
+    for name, preds in (("perfect", NIFTI / "gts"), ("model", NIFTI / "preds")):
+        options = ["--regions", "FG=1,2", "--format", "quiet", "--out", str(tmp_path / name)]
+        scored = runner.invoke(app, ["score", str(preds), str(NIFTI / "gts"), *options])
+        assert scored.exit_code == 0, scored.output
+        (tmp_path / name / "summary.json").unlink()
+    for baseline, current, limit, exit_code in (
+        ("model", "perfect", "dice[FG]=0.01", 0),
+        ("perfect", "model", "dice[FG]=0.01", 1),
+        ("perfect", "model", "dice[fg]=0.5", 0),
+        ("perfect", "model", "dice[XX]=0.01", 2),
+    ):
+        folders = [str(tmp_path / baseline), str(tmp_path / current)]
+        compared = runner.invoke(app, ["compare", *folders, "--max-drop", limit, "--format", "quiet"])
+        assert compared.exit_code == exit_code, (limit, compared.output)

@@ -47,6 +47,8 @@ class Report:
     class_names: list[str]
     foreground_labels: list[int]
     source: str
+    regions: list[str] = field(default_factory=list)
+    """Label regions (class-column values that are neither a label nor ``all``)."""
 
 
 @dataclass
@@ -103,8 +105,15 @@ def read_report(path: str | Path) -> Report:
     if not expected <= set(per_case.columns):
         raise InputError(f"{per_case_path}: not a segeval per_case.csv (columns {list(per_case.columns)})")
     labels, names, foreground = _labels_from(folder / "summary.json", per_case)
+    classes = per_case["class"].drop_duplicates().astype(str)
+    regions = [c for c in classes if c != "all" and c not in {str(v) for v in labels}]
     return Report(
-        per_case=per_case, labels=labels, class_names=names, foreground_labels=foreground, source=str(per_case_path)
+        per_case=per_case,
+        labels=labels,
+        class_names=names,
+        foreground_labels=foreground,
+        source=str(per_case_path),
+        regions=regions,
     )
 
 
@@ -117,7 +126,7 @@ def _labels_from(summary_path: Path, per_case: pd.DataFrame) -> tuple[list[int],
             return labels, list(summary["class_names"]), [v for v in labels if include_background or v != 0]
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    pairs = per_case[per_case["class"] != "all"][["class", "class_name"]].drop_duplicates()
+    pairs = per_case[per_case["class"].astype(str).str.fullmatch(r"-?\d+")][["class", "class_name"]].drop_duplicates()
     labels = [int(v) for v in pairs["class"]]
     return labels, list(pairs["class_name"]), [v for v in labels if v != 0]
 
@@ -222,7 +231,7 @@ def _limit_verdict(gate: Gate, table: pd.DataFrame, current: Report) -> GateResu
     if gate.class_ is None:
         rows = table[(table["metric"] == gate.metric) & (table["class"].isin(["foreground", "all"]))]
     else:
-        cls = resolve_class(gate.class_, current.labels, current.class_names)
+        cls = resolve_class(gate.class_, current.labels, current.class_names, current.regions)
         rows = table[(table["metric"] == gate.metric) & (table["class"] == cls)]
     if rows.empty:
         return verdict(gate, math.nan, note=f"{gate.metric} is not in both reports")
@@ -245,4 +254,5 @@ def report_from_result(result) -> Report:
         class_names=result.class_names,
         foreground_labels=result.foreground_labels,
         source="this run",
+        regions=[region.name for region in result.regions],
     )

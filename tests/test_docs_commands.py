@@ -69,7 +69,7 @@ docs/loss-analysis.md, docs/gates.md)."""
 
 MARKER = re.compile(r"<!--\s*docs-test:\s*(?:\"(?P<fragment>[^\"]+)\"\s+)?(?P<action>[\w-]+)\s*(?P<text>.*?)\s*-->")
 ACTIONS = {"skip", "xfail", "exit", "args", "after-python"}
-COMMAND_WORDS = {"score", "compare", "metrics", "losses", "analyze", "sweep", "bench"}
+COMMAND_WORDS = {"score", "compare", "metrics", "report", "losses", "analyze", "sweep", "bench"}
 INLINE = re.compile(r"`(segeval [^`]*)`")
 
 
@@ -259,9 +259,11 @@ def expected_files(words: list[str]) -> list[str]:
     key = " ".join(words[1:3]) if words[1:3] in (["losses", w] for w in ("analyze", "sweep", "bench")) else words[1]
     files = []
     for option, value in zip(words, words[1:]):
-        if option in ("--out", "-o"):
+        if key == "report" and option in ("--output", "-o"):
+            files.append(value)  # the HTML page
+        elif option in ("--out", "-o"):
             files += [str(Path(value) / name) for name in OUT_FILES[key]]
-        elif option in ("--junit", "--markdown", ">"):
+        elif option in ("--junit", "--markdown", "--html", ">"):
             files.append(value)
     return files
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -206,3 +208,13 @@ def test_a_scheduler_that_cannot_be_used_is_a_usage_error_naming_it(args, messag
     assert result.exit_code == 2, result.output
     assert message in result.stderr and result.stderr.startswith("error: ")
     assert not (tmp_path / "reports").exists()
+
+
+def test_dask_is_imported_only_when_a_run_asks_for_a_cluster():
+    code = (
+        "import sys, segeval; from segeval.cli import app; from typer.testing import CliRunner; "
+        f"r = CliRunner().invoke(app, ['score', {str(SAMPLE / 'png2d/preds')!r}, {str(SAMPLE / 'png2d/gts')!r}]); "
+        "print(r.exit_code, 'dask' in sys.modules, 'distributed' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "False", "False"], out

@@ -370,7 +370,12 @@ def _median_ms(times: list[float]) -> float:
 
 
 def _alternate(
-    wrapper: Callable[[], None], baseline: Callable[[], None], device: torch.device, warmup: int, repeats: int
+    wrapper: Callable[[], None],
+    baseline: Callable[[], None],
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+    timer: Callable[[], float],
 ):
     """Median ms of ``wrapper`` and of ``baseline``, timed pass by pass in alternation."""
     for _ in range(warmup):
@@ -380,10 +385,10 @@ def _alternate(
     for _ in range(repeats):
         for index, step in enumerate((wrapper, baseline)):
             _sync(device)
-            begin = time.perf_counter()
+            begin = timer()
             step()
             _sync(device)
-            times[index].append(time.perf_counter() - begin)
+            times[index].append(timer() - begin)
     return _median_ms(times[0]), _median_ms(times[1])
 
 
@@ -430,11 +435,14 @@ def bench_wrappers(
     repeats: int = WRAPPER_MIN_REPEATS,
     scales: int = 3,
     seed: int = 0,
+    timer: Callable[[], float] = time.perf_counter,
 ) -> pd.DataFrame:
     """Time ``DeepSupervisionLoss`` and ``MaskedLoss`` around each loss against the loss alone (module docstring).
 
-    Returns a table with :data:`WRAPPER_COLUMNS`: one row per wrapper, loss and shape (``nll``, which
-    takes log-probabilities, is left out).
+    ``timer`` is wall-clock time by default; on a CPU shared with other jobs, ``time.thread_time``
+    with one torch thread counts this process's own work only. Returns a table with
+    :data:`WRAPPER_COLUMNS`: one row per wrapper, loss and shape (``nll``, which takes
+    log-probabilities, is left out).
     """
     from segeval.losses.wrappers import resize_target
     from segeval.pipeline.chunks import resolve_device
@@ -458,7 +466,7 @@ def bench_wrappers(
                 module = get_loss(name, mode=mode).to(where)
                 steps = _wrapper_steps(module, outputs, targets, x.detach().clone().requires_grad_(True), mask)
                 for wrapper, count, step, baseline in steps:
-                    wrapped_ms, baseline_ms = _alternate(step, baseline, where, warmup, repeats)
+                    wrapped_ms, baseline_ms = _alternate(step, baseline, where, warmup, repeats, timer)
                     overhead = wrapped_ms - baseline_ms
                     rows.append(
                         {

@@ -37,7 +37,7 @@ TASK_VALUES = 4_000_000
 (benchmarks/RESULTS.md, "Scale"); a case larger than this is a task of its own."""
 
 TASKS_PER_THREAD = 2
-"""At least this many tasks per worker thread when there are enough cases, so that no thread idles."""
+"""At least this many tasks per worker thread: a short run is spread over the threads rather than batched."""
 
 INSTALL_HINT = 'pip install "segeval[dask]" (dask[distributed]) on the client and on the workers'
 
@@ -163,14 +163,14 @@ def run_dask(pairs: list[CasePair], plan: Plan, client) -> Iterator[CaseRecord]:
     threads = sum(client.nthreads().values())
     size = task_cases(pairs, plan, threads)
     tasks = {}
-    for start in range(0, len(pairs), size):
-        given = pairs[start : start + size]
-        absolute = [
-            CasePair(p.case, None if p.pred is None else Path(os.path.abspath(p.pred)), Path(os.path.abspath(p.gt)))
-            for p in given
-        ]  # the workers' working folder is not the client's
-        tasks[client.submit(score_task, absolute, plan, pure=False)] = given
     try:
+        for start in range(0, len(pairs), size):
+            given = pairs[start : start + size]
+            absolute = [
+                CasePair(p.case, None if p.pred is None else Path(os.path.abspath(p.pred)), Path(os.path.abspath(p.gt)))
+                for p in given
+            ]  # the workers' working folder is not the client's
+            tasks[client.submit(score_task, absolute, plan, pure=False)] = given
         for future in as_completed(list(tasks)):
             given = tasks.pop(future)
             try:

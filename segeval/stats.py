@@ -45,6 +45,10 @@ SEED = 0
 """Seed of every bootstrap, so the same data give the same interval."""
 
 
+BOOTSTRAP_BLOCK_VALUES = 4_000_000
+"""Case picks drawn at a time by :func:`bootstrap_mean_cis`: its memory stays bounded whatever the number of cases."""
+
+
 def bootstrap_mean_cis(
     values: np.ndarray, level: float, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = SEED
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -68,29 +72,36 @@ def bootstrap_mean_cis(
     -----
     Resample ``b`` is a vector of case counts :math:`w_b`, so its column means are
     :math:`w_b^T x / w_b^T [x \neq \mathrm{NaN}]`: two matrix products for every column at once.
-    All columns share the same resamples (seeded), so the intervals are reproducible.
+    All columns share the same resamples (seeded), so the intervals are reproducible. The resamples are drawn in
+    blocks of at most :data:`BOOTSTRAP_BLOCK_VALUES` picks, from the same random stream as one draw.
     """
     values = np.asarray(values, dtype=np.float64)
     n, columns = values.shape
     if n == 0:
         return np.full(columns, np.nan), np.full(columns, np.nan)
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, n, size=(samples, n))
-    weights = np.bincount((picks + n * np.arange(samples)[:, None]).ravel(), minlength=samples * n)
-    weights = weights.reshape(samples, n).astype(np.float64)
     valid = ~np.isnan(values)
     infinite = np.isinf(values)
-    # the resampled counts of values are whole numbers (exact in any summation order): a column without
-    # NaN counts n in every resample, so only columns with NaN take a matrix product
-    counts = np.full((samples, columns), float(n))
-    gappy = ~valid.all(axis=0)
-    if gappy.any():
-        counts[:, gappy] = weights @ valid[:, gappy]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = (weights @ np.where(valid & ~infinite, values, 0.0)) / counts
+    finite = np.where(valid & ~infinite, values, 0.0)
     positive_infinite = infinite & (values > 0)
-    if positive_infinite.any():
-        means[(weights @ positive_infinite) > 0] = np.inf
+    gappy = ~valid.all(axis=0)
+    means = np.empty((samples, columns))
+    block = max(1, BOOTSTRAP_BLOCK_VALUES // n)  # resamples at a time: memory bounded whatever the case count
+    for start in range(0, samples, block):
+        rows = min(block, samples - start)
+        # the same stream of picks as one (samples, n) draw, so the intervals do not depend on the block size
+        picks = rng.integers(0, n, size=(rows, n))
+        weights = np.bincount((picks + n * np.arange(rows)[:, None]).ravel(), minlength=rows * n)
+        weights = weights.reshape(rows, n).astype(np.float64)
+        # the resampled counts of values are whole numbers (exact in any summation order): a column without
+        # NaN counts n in every resample, so only columns with NaN take a matrix product
+        counts = np.full((rows, columns), float(n))
+        if gappy.any():
+            counts[:, gappy] = weights @ valid[:, gappy]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means[start : start + rows] = (weights @ finite) / counts
+        if positive_infinite.any():
+            means[start : start + rows][(weights @ positive_infinite) > 0] = np.inf
     low, high = (np.full(columns, np.nan) for _ in range(2))
     enough = valid.sum(axis=0) >= 2
     if enough.any():

@@ -48,7 +48,10 @@ BAD_VALUES: dict[str, list[tuple[object, str]]] = {
     "lambda_focal": [(-1.0, "Expected `lambda_focal` to be a finite number >= 0")],
     "lambda_global": [(-1.0, "Expected `lambda_global` to be a finite number >= 0, got -1.0")],
     "lambda_blob": [(math.nan, "Expected `lambda_blob` to be a finite number >= 0, got nan")],
-    "erosions": [(0, "Expected `erosions` to be an integer >= 1, got 0"), (2.0, "Expected `erosions` to be an integer")],
+    "erosions": [
+        (0, "Expected `erosions` to be an integer >= 1, got 0"),
+        (2.0, "Expected `erosions` to be an integer"),
+    ],
     "distance_matrix": [
         ([[0, 1], [1, 1]], "Expected `distance_matrix` to be a square K x K matrix"),
         ([0, 1], "Expected `distance_matrix` to be a square K x K matrix"),

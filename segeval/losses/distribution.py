@@ -8,6 +8,9 @@ once in :mod:`segeval.losses`; all of these return per-pixel values with ``reduc
 Binary and multilabel channels are read as two-class problems ``(1 - p, p)``: the two-class CE of a
 sigmoid output is BCE, so CE, focal, TopK and DPCE share one per-pixel kernel across modes, and class
 weights have ``K = 2`` entries (negative, positive) there and ``K = C`` entries in multi-class mode.
+
+Ignored pixels (``ignore_index``, the per-call ``mask``) have no term, and ``mean`` divides by the
+counted pixels (by the sum of their class weights for ``ce``, ``nll`` and multi-class ``wce``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,10 @@ Conventions (segeval's choices, stated once):
   (loss ~1) as soon as the prediction puts mass there; with ``s = 0`` an all-zero ``0/0`` counts
   as a perfect score (1), never NaN;
 - ``reduction="none"`` returns one value per image and class ``(B, K)``, or per class ``(K,)`` with
-  ``aggregation="batch"`` (``K`` = channels kept); ``mean`` averages them, ``sum`` adds them.
+  ``aggregation="batch"`` (``K`` = channels kept); ``mean`` averages them, ``sum`` adds them;
+- ignored pixels (``ignore_index``, the per-call ``mask``) are in none of the soft counts (TP, FP, FN,
+  TN); ``weight`` multiplies each class's loss before the reduction (MONAI's meaning), and with
+  ``average="micro"`` each class's counts in the pool.
 """
 
 from __future__ import annotations

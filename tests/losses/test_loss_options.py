@@ -380,3 +380,24 @@ def test_mcc_matches_monai_and_empty_prediction_gradient_is_finite():
         )
     _, grad = value_and_grad(lambda x: get_loss("mcc", mode="multilabel")(x, t), torch.full_like(z, -30.0))
     assert torch.isfinite(grad).all()
+
+
+def test_every_class_weight_is_a_registered_buffer_that_the_loss_reads():
+    """Every loss with ``weight`` (or a tensor ``pos_weight``) keeps it as a buffer: in the state_dict, and
+    editing the buffer changes the value."""
+    z, t, _ = make_case("multilabel", seed=29)
+    failures = Failures()
+    for name in list_losses():
+        options = loss_spec(name).options()
+        for option in ("weight", "pos_weight"):
+            if option not in options or (name == "wce" and option == "weight"):
+                continue
+            with failures.case(f"{name} {option}"):
+                two_class = option == "weight" and name in {"ce", "nll", "generalized_dice"}
+                entries = [0.5, 2.0] if two_class else [0.5, 1.0, 2.0]  # (negative, positive) or per channel
+                loss = get_loss(name, mode="multilabel", from_logits=True, **{option: entries})
+                assert option in loss.state_dict()
+                before = loss(z, t)
+                getattr(loss, option).mul_(3.0).add_(0.5)
+                assert not torch.equal(loss(z, t), before)
+    failures.check()

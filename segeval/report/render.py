@@ -52,7 +52,7 @@ def fitted_tables(
     columns and sharing the other columns out in order.
 
     ``columns`` are ``(header, justify)``; right-justified columns hold numbers, which are never wrapped,
-    left-justified ones hold text, which folds beyond a quarter of the console width. A ``str`` cell is
+    left-justified ones hold text (names), which folds only beyond half the console width. A ``str`` cell is
     printed as it is (no markup, control characters escaped); a :class:`~rich.text.Text` cell keeps its style.
     """
     values = list(range(keys, len(columns)))
@@ -90,7 +90,7 @@ def _table(title: str | None, columns, rows, chosen: list[int], console: Console
             Text(header),
             justify=justify,
             min_width=len(header),
-            max_width=None if number else max(len(header), console.width // 4),
+            max_width=None if number else max(len(header), console.width // 2),
             no_wrap=number,
             overflow="fold",
         )

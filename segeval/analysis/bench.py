@@ -377,13 +377,15 @@ def _alternate(
     repeats: int,
     timer: Callable[[], float],
 ):
-    """Median ms of ``wrapper`` and of ``baseline``, timed pass by pass in alternation."""
+    """Median ms of ``wrapper`` and of ``baseline``, timed pass by pass in alternation (ABBA: each goes first
+    in every other round, so neither always runs on the caches and allocations the other left)."""
     for _ in range(warmup):
         wrapper()
         baseline()
     times: dict[int, list[float]] = {0: [], 1: []}
-    for _ in range(repeats):
-        for index, step in enumerate((wrapper, baseline)):
+    for round_ in range(repeats):
+        order = ((0, wrapper), (1, baseline)) if round_ % 2 == 0 else ((1, baseline), (0, wrapper))
+        for index, step in order:
             _sync(device)
             begin = timer()
             step()

@@ -83,6 +83,7 @@ def score(
         config=config,
         palette=read_palette(config.palette) if config.palette is not None else None,
         distance_names=tuple(config.distance_metrics()),
+        lesion_names=tuple(config.lesion_metrics()),
         thumbnails=thumbnails,
     )
     if client is None:

@@ -33,11 +33,12 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Plan:
-    """What every chunk needs: the config, the palette, the distance metrics and their options."""
+    """What every chunk needs: the config, the palette, the distance and lesion-wise metrics to compute."""
 
     config: ScoreConfig
     palette: dict | None
     distance_names: tuple[str, ...]
+    lesion_names: tuple[str, ...] = ()
     thumbnails: ThumbnailRequest | None = None
     """Draw each case's overlay thumbnail (``--html``, ``--worst``): :mod:`segeval.report.thumbnails`."""
 
@@ -64,7 +65,10 @@ def score_chunk(pairs: list[CasePair], plan: Plan) -> list[CaseRecord]:
     loaded = [load_case(pair, plan.config, plan.palette) for pair in pairs]
     ready = [item for item in loaded if isinstance(item, LoadedCase)]
     options = plan.config.distance_options(str(device)) if plan.distance_names else None
-    counted = {r.case: r for r in count_batch(ready, plan.config, device, list(plan.distance_names), options)}
+    counted = {
+        r.case: r
+        for r in count_batch(ready, plan.config, device, list(plan.distance_names), options, plan.lesion_names)
+    }
     records = [counted[item.record.case] if isinstance(item, LoadedCase) else item for item in loaded]
     if plan.thumbnails is not None:
         records = thumbnails.attach(records, loaded, plan.config, plan.thumbnails)

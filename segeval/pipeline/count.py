@@ -34,9 +34,11 @@ def count_batch(
     device: torch.device,
     distance_names: list[str] | None = None,
     distance_options=None,
+    lesion_names: tuple[str, ...] = (),
 ) -> list[CaseRecord]:
     """Decode each prediction and reference on ``device``, count the batch's joint histograms in one
-    call, and compute the distance metrics ``distance_names`` of each case when asked for."""
+    call, and compute the distance metrics ``distance_names`` and lesion-wise metrics ``lesion_names`` of each
+    case when asked for."""
     records: dict[str, CaseRecord] = {}
     ready: list[
         tuple[CaseRecord, LoadedCase, torch.Tensor | None, DecodedPrediction | None, torch.Tensor, torch.Tensor]
@@ -65,7 +67,6 @@ def count_batch(
         except Exception as exc:
             record = record.failed(exc)
         records[record.case] = record
-    lesion_names = config.lesion_metrics()
     histograms = joint_histograms([pred for *_, pred, _ in ready], [gt for *_, gt in ready])
     for (record, item, raw, decoded, pred, gt), counts in zip(ready, histograms):
         try:

@@ -523,6 +523,13 @@ def bench(
     warmup: Annotated[int, typer.Option(help="Untimed passes before timing.")] = 2,
     repeats: Annotated[int, typer.Option(help="Timed forward + backward passes.")] = 10,
     memory: Annotated[bool, typer.Option("--memory/--no-memory", help="Measure peak memory (two more passes).")] = True,
+    wrappers: Annotated[
+        bool,
+        typer.Option(
+            "--wrappers/--no-wrappers",
+            help="Also time DeepSupervisionLoss and MaskedLoss against the losses they wrap (bench_wrappers.csv).",
+        ),
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the random logits.")] = 0,
     out: Annotated[
         Optional[Path], typer.Option("--out", "-o", help="Write bench.csv, bench.json and bench.png here.")
@@ -551,6 +558,7 @@ def bench(
             repeats=repeats,
             memory=memory,
             seed=seed,
+            wrappers=wrappers,
             progress=advance,
         )
     if out is not None:
@@ -572,5 +580,24 @@ def bench(
         output_format,
         result.to_dict(),
     )
-    if not failed.empty:
+    if result.wrappers is not None and output_format is OutputFormat.TABLE:
+        _print_frame(
+            result.wrappers,
+            [
+                "loss",
+                "shape",
+                "wrapper",
+                "scales",
+                "wrapper_ms",
+                "baseline_ms",
+                "overhead_ms",
+                "overhead_share",
+                "status",
+            ],
+            "Wrapper overhead: wrapper time minus the wrapped losses on pre-resized targets (median)",
+            output_format,
+            None,
+        )
+    wrapper_failed = result.wrappers is not None and (result.wrappers["status"] == Status.FAILED.value).any()
+    if not failed.empty or wrapper_failed:
         raise typer.Exit(code=int(ExitCode.INPUT))

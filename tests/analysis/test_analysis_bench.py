@@ -127,3 +127,24 @@ def test_transform_time_counts_only_while_active():
     assert spent > 0
     _distance.signed_distance_map(masks)
     assert box[0] == spent
+
+
+def test_bench_command_times_the_wrappers_when_asked(tmp_path):
+    """`segeval losses bench --wrappers` prints the overhead table and writes bench_wrappers.csv; without the flag
+    neither appears."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from segeval.cli import app
+
+    common = ["losses", "bench", "--loss", "dice", "--shape", "2x2x16x16", "--repeats", "1", "--warmup", "0"]
+    common += ["--no-memory", "--device", "cpu", "--no-progress"]
+    runner = CliRunner()
+    with_wrappers = runner.invoke(app, [*common, "--wrappers", "--out", str(tmp_path / "w")])
+    assert with_wrappers.exit_code == 0, with_wrappers.output
+    assert "Wrapper overhead" in with_wrappers.stdout
+    table = pd.read_csv(tmp_path / "w" / "bench_wrappers.csv")
+    assert sorted(table["wrapper"]) == ["DeepSupervisionLoss", "MaskedLoss"] and (table["status"] == "ok").all()
+    plain = runner.invoke(app, [*common, "--out", str(tmp_path / "p")])
+    assert plain.exit_code == 0 and "Wrapper overhead" not in plain.stdout
+    assert not (tmp_path / "p" / "bench_wrappers.csv").exists()

@@ -129,6 +129,17 @@ def test_transform_time_counts_only_while_active():
     assert box[0] == spent
 
 
+@pytest.mark.parametrize("name", ["blob", "skeleton_recall"])
+def test_component_and_skeleton_losses_count_their_cpu_transform(name):
+    from segeval.losses import get_loss
+
+    target = torch.zeros(1, 1, 16, 16)
+    target[0, 0, 4:9, 4:12] = 1
+    with _distance.transform_time() as box:
+        get_loss(name)(torch.zeros(1, 1, 16, 16), target)
+    assert box[0] > 0
+
+
 def test_bench_command_times_the_wrappers_when_asked(tmp_path):
     """`segeval losses bench --wrappers` prints the overhead table and writes bench_wrappers.csv; without the flag
     neither appears."""

@@ -4,7 +4,9 @@
     python benchmarks/bench_e2e.py --before /tmp/old         # also an older checkout, interleaved
     python benchmarks/bench_e2e.py --rounds 1 --no-results   # a quick look
 
-Workloads (data from ``bench_distance.generate``, written once into ``--data``):
+Workloads (data from ``bench_distance.generate``, written once into ``--data``; each set is listed ``--times``
+times through hard links, default 5: N = 1,000 PNG and 60 NIfTI, so that the marginal cost stands out of the
+±0.2–0.3 s run-to-run noise of a whole process):
 
 - d2: 200 PNG 512×512, 6 classes: ``segeval score P G --out R --format quiet --device cpu`` against the
   decode-only floor, a Pillow → NumPy loop over the same files in one thread;
@@ -111,6 +113,19 @@ def subset(folder: Path, target: Path, n: int) -> Path:
     return target
 
 
+def replicated(folder: Path, target: Path, times: int) -> Path:
+    """Every case of ``folder`` ``times`` times (hard links named ``r{i}_NAME``) under ``target``: a set large
+    enough that the marginal cost per case stands out of the run-to-run noise of a whole process."""
+    for side in ("pred", "gt"):
+        (target / side).mkdir(parents=True, exist_ok=True)
+        for i in range(times):
+            for path in sorted((folder / side).iterdir()):
+                link = target / side / f"r{i}_{path.name}"
+                if not link.exists():
+                    os.link(path, link)
+    return target
+
+
 def anchor(kind: str, preds: Path, gts: Path) -> None:
     """The anchor loop, run in its own process: ``decode`` (Pillow → NumPy) or ``deepmind``."""
     import numpy as np
@@ -174,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data" / "e2e")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--times", type=int, default=5, help="each case listed this many times (hard links): N = 1,000 PNG, 60 NIfTI"
+    )
     parser.add_argument("--retries", type=int, default=2, help="reruns of a run disturbed by other processes")
     parser.add_argument("--source", type=Path, default=ROOT, help="the segeval checkout to time")
     parser.add_argument("--before", type=Path, help="an older checkout, timed the same way in the same rounds")
@@ -186,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     bench_distance.generate(args.data, 12, 200)
-    sets = {"d2": (args.data / "png", 200), "d3": (args.data / "nifti", 12)}
+    sets = {
+        "d2": (replicated(args.data / "png", args.data / f"d2_x{args.times}", args.times), 200 * args.times),
+        "d3": (replicated(args.data / "nifti", args.data / f"d3_x{args.times}", args.times), 12 * args.times),
+    }
     small = {
         name: subset(folder, args.data / f"{name}_first{N_SUBSET}", N_SUBSET) for name, (folder, _) in sets.items()
     }
@@ -258,13 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|",
     ]
     anchors = {
-        "d2": ("decode N", 200, "decode-only loop (Pillow → NumPy, one thread)", "≤ 1.15× the floor"),
-        "d3": ("deepmind N", 12, "DeepMind surface-distance", "≥ 10× faster"),
+        "d2": ("decode N", sets["d2"][1], "decode-only loop (Pillow → NumPy, one thread)", "≤ 1.15× the floor"),
+        "d3": ("deepmind N", sets["d3"][1], "DeepMind surface-distance", "≥ 10× faster"),
     }
     for source in sources:
         for key, label in (
-            ("d2", "200 PNG 512², 6 classes, overlap metrics"),
-            ("d3", "12 NIfTI 256×256×128, 3 labels, hd,hd95,assd"),
+            ("d2", f"200 PNG 512², 6 classes, overlap metrics (each ×{args.times})"),
+            ("d3", f"12 NIfTI 256×256×128, 3 labels, hd,hd95,assd (each ×{args.times})"),
             ("d3dm", "the same, `--convention deepmind`"),
         ):
             anchor_name, n_big, anchor_label, target = anchors[key[:2]]

@@ -73,12 +73,13 @@ def count_batch(
             if decoded is not None and decoded.inferred and decoded.class_axis is None:
                 record, pred, counts = check_inferred_kind(record, item, raw, decoded, pred, gt, counts, config)
             record = normalise_labels(record, counts, item, config)
+            if distance_names or lesion_names:
+                pred_np, gt_np = normalised_label_maps(pred, gt, record, config)
             if distance_names:
-                record = replace(
-                    record, distances=case_distances(record, pred, gt, config, distance_names, distance_options)
-                )
+                distances = case_distances(record, pred_np, gt_np, config, distance_names, distance_options)
+                record = replace(record, distances=distances)
             if lesion_names:
-                record = replace(record, lesions=case_lesions(record, item, pred, gt, config, lesion_names))
+                record = replace(record, lesions=case_lesions(record, item, pred_np, gt_np, config, lesion_names))
         except Exception as exc:
             record = record.failed(exc)
         records[record.case] = record
@@ -230,7 +231,7 @@ def normalised_label_maps(
 
 
 def case_lesions(
-    record: CaseRecord, item: LoadedCase, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig, names: list[str]
+    record: CaseRecord, item: LoadedCase, pred_np: np.ndarray, gt_np: np.ndarray, config: ScoreConfig, names: list[str]
 ) -> dict[int | None, object]:
     """Lesion-wise results (:func:`segeval.metrics.lesion.lesion_metrics`) of every label present in the case
     (background only with ``include_background``) and of every label region (by name, from its union masks), each
@@ -238,7 +239,6 @@ def case_lesions(
     (:func:`segeval.metrics.lesion.empty_result`)."""
     from segeval.metrics.lesion import Geometry, empty_result, lesion_metrics
 
-    pred_np, gt_np = normalised_label_maps(pred, gt, record, config)
     options = config.lesion_options()
     geometry = Geometry(record.spacing_mm, item.gt.origin_mm, item.gt.direction)
     results = {None: empty_result(options)}
@@ -252,13 +252,12 @@ def case_lesions(
 
 
 def case_distances(
-    record: CaseRecord, pred: torch.Tensor, gt: torch.Tensor, config: ScoreConfig, names: list[str], options
+    record: CaseRecord, pred_np: np.ndarray, gt_np: np.ndarray, config: ScoreConfig, names: list[str], options
 ) -> dict[int, dict[str, tuple[float, str]]]:
     """Distance metrics of every label present in the case (background only with ``include_background``), and of
     every label region (keyed by its name) from its union masks."""
     from segeval.metrics.distance import distance_metrics
 
-    pred_np, gt_np = normalised_label_maps(pred, gt, record, config)
     labels = [int(v) for v in record.counts.values if config.include_background or v != BACKGROUND]
     out = distance_metrics(pred_np, gt_np, labels, record.spacing_mm, names, options)
     for region in config.region_definitions():

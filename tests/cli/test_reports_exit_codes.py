@@ -202,3 +202,45 @@ def test_to_dict_is_json(data):
     document = segeval.score(*data).to_dict()
     assert json.loads(json.dumps(document, allow_nan=False))["inputs"]["preds"] == str(data[0])
     assert isinstance(document["summary"][0]["mean"], float) and not np.isnan(document["summary"][0]["mean"])
+
+
+EXIT_HANDLER_SCRIPT = """
+import atexit, sys
+marker = sys.argv.pop(1)
+atexit.register(lambda: open(marker, "w").close())
+from segeval.__main__ import main
+sys.argv[0] = "segeval"
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    "options, code",
+    [([], 0), (["--gate", "dice>=1.01"], 1), (["--num-classes", "x"], 2)],
+)
+def test_the_process_ends_with_the_command_status_after_its_exit_handlers_and_whole_output(
+    data, tmp_path, options, code
+):
+    # The process skips the interpreter's teardown (segeval/__main__.py): the exit status is still the
+    # command's, the exit handlers registered before it still run, and stdout reaches a pipe whole.
+    marker = tmp_path / "exit-handler-ran"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            EXIT_HANDLER_SCRIPT,
+            str(marker),
+            "score",
+            *map(str, data),
+            "--format",
+            "json",
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == code, done.stderr
+    assert marker.is_file()
+    if code != 2:
+        assert [case["case"] for case in json.loads(done.stdout)["cases"]] == ["a", "b"]

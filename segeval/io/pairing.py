@@ -120,7 +120,7 @@ def _resolve(base: Path, name: str) -> Path:
 
 def _strip(name: str, suffix: str) -> str:
     """Case name of a file name: format extension removed, then ``suffix`` if it ends with it."""
-    ext = format_suffix(Path(name))
+    ext = format_suffix(name)
     stem = name[: len(name) - len(ext)] if ext else name
     if suffix and stem.endswith(suffix) and len(stem) > len(suffix):
         stem = stem[: -len(suffix)]
@@ -132,27 +132,27 @@ def _case_files(folder: Path, side: str, recursive: bool, suffix: str) -> tuple[
         raise PairingError(f"{side} folder {folder} does not exist")
     if not folder.is_dir():
         raise PairingError(f"{folder} is a file but the {side} argument is a folder; give two folders or two files")
-    candidates = _walk(folder) if recursive else folder.iterdir()
     files: dict[str, Path] = {}
     skipped: list[Path] = []
-    for path in sorted(candidates):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts):
+    for relative, is_dir in sorted(_entries(folder, recursive), key=lambda entry: entry[0].split("/")):
+        folders, _, name = relative.rpartition("/")
+        if name.startswith(".") or any(part.startswith(".") for part in folders.split("/") if folders):
             continue  # hidden files and folders (.DS_Store, .ipynb_checkpoints/)
-        if path.is_dir() and (recursive or format_suffix(path) is None):
+        if is_dir and (recursive or format_suffix(name) is None):
             continue  # a folder named like an image (case_1.png/) is kept: it fails as a case, named
-        if path.suffix.lower() == ".raw" or path.name.lower().endswith(".raw.gz"):
+        if name.lower().endswith((".raw", ".raw.gz")):
             continue  # pixel data of a .mhd/.nhdr header, read through the header
-        if format_suffix(path) is None:
+        path = folder / relative
+        if format_suffix(name) is None:
             skipped.append(path)
             continue
-        name = (relative.parent / _strip(path.name, suffix)).as_posix()
-        if name in files:
+        case = relative[: len(relative) - len(name)] + _strip(name, suffix)
+        if case in files:
             raise PairingError(
-                f"{side} folder {folder}: {files[name].name} and {path.name} both give case {name!r}",
+                f"{side} folder {folder}: {files[case].name} and {name} both give case {case!r}",
                 hint="keep one file per case in each folder",
             )
-        files[name] = path
+        files[case] = path
     if not files:
         raise PairingError(
             f"{side} folder {folder} holds no supported file"
@@ -162,9 +162,15 @@ def _case_files(folder: Path, side: str, recursive: bool, suffix: str) -> tuple[
     return files, skipped
 
 
-def _walk(folder: Path) -> list[Path]:
-    """Every file under ``folder`` but in hidden folders, following symlinked folders; a folder reached twice
-    (a link loop, or two links to one folder) is listed once, under the first path that reaches it."""
+def _entries(folder: Path, recursive: bool) -> list[tuple[str, bool]]:
+    """(path relative to ``folder``, with ``/``; whether it is a folder) of each entry of ``folder``, or with
+    ``recursive`` of every file under it but in hidden folders, following symlinked folders; a folder reached
+    twice (a link loop, or two links to one folder) is listed once, under the first path that reaches it.
+
+    One directory listing per folder (``os.scandir``, ``os.walk``): no call per file."""
+    if not recursive:
+        with os.scandir(folder) as listing:
+            return [(entry.name, entry.is_dir()) for entry in listing]
     seen = {folder.resolve()}
     entries = []
     for root, dirs, names in os.walk(folder, followlinks=True):
@@ -175,5 +181,6 @@ def _walk(folder: Path) -> list[Path]:
                 seen.add(real)
                 kept.append(name)
         dirs[:] = kept
-        entries += [Path(root) / name for name in names]
+        prefix = Path(root).relative_to(folder).as_posix()
+        entries += [(name if prefix == "." else f"{prefix}/{name}", False) for name in names]
     return entries

@@ -101,9 +101,9 @@ class ImageData:
     channel_axis: int | None = None
 
 
-def format_suffix(path: Path) -> str | None:
-    """The supported suffix ``path`` ends with (``".nii.gz"`` counts as one), or ``None``."""
-    name = path.name.lower()
+def format_suffix(path: str | Path) -> str | None:
+    """The supported suffix the file name of ``path`` ends with (``".nii.gz"`` counts as one), or ``None``."""
+    name = os.path.basename(path).lower()
     for suffix in SUPPORTED_SUFFIXES:
         if name.endswith(suffix):
             return suffix

@@ -56,6 +56,11 @@ def write_csv(path: Path, table: pd.DataFrame) -> None:
 
 def to_json_value(value: object) -> object:
     """``value`` with NaN/inf floats as ``None`` and NumPy scalars/arrays as Python values."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most leaves of a report: returned as they are
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): to_json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

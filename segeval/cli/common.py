@@ -8,7 +8,9 @@ option's own rules, merges it over a settings file, and says where each value ca
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import inspect
 import os
 import sys
@@ -102,6 +104,23 @@ def resolve_settings(given: dict[str, object], command: Command) -> tuple[dict[s
     settings, sources = merge(*layers)
     values = {option.name: settings.get(option.name, option.default) for option in options_for(command)}
     return values, sources
+
+
+@contextlib.contextmanager
+def loading_libraries():
+    """Import the command's libraries with the garbage collector paused, then freeze what they made.
+
+    Importing torch makes about a million objects that live as long as the process; the collector's full
+    passes over them cost 0.2-0.4 s of each start-up on a 2-core machine, and one more pass in a long run
+    (benchmarks/RESULTS.md). Frozen (``gc.freeze``), they are never traversed again; the collector runs as
+    usual for everything the command makes afterwards.
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def handle_errors(command):

@@ -11,6 +11,7 @@ import typer
 
 from segeval.cli.common import (
     handle_errors,
+    loading_libraries,
     printable,
     progress_bar,
     resolve_settings,
@@ -52,11 +53,12 @@ def score(
     in mm where the files have spacing. Exit codes: 0 ok, 1 a gate failed, 2 usage error, 3 some cases
     failed (3 wins over 1), 4 internal error.
     """
-    from segeval.api import score as run_score
-    from segeval.config import build_config
-    from segeval.options import CONFIG_OPTIONS
-    from segeval.quality.gates import direction_warning
-    from segeval.report.thumbnails import thumbnail_request
+    with loading_libraries():
+        from segeval.api import score as run_score
+        from segeval.config import build_config
+        from segeval.options import CONFIG_OPTIONS
+        from segeval.quality.gates import direction_warning
+        from segeval.report.thumbnails import thumbnail_request
 
     settings, sources = resolve_settings(options, Command.SCORE)
     config = build_config(**{o.name: settings[o.name] for o in CONFIG_OPTIONS}, sources=sources)

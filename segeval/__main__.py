@@ -37,10 +37,11 @@ def _run_command() -> int:
 def _end_process(code: int) -> None:
     """Exit with ``code``: run the exit handlers, flush stdout and stderr, then skip the teardown.
 
-    A thread still working (none is, after a command) keeps Python's ordinary exit, which waits for it.
+    Python's ordinary exit is kept while a thread is still working (none is, after a command), and under a
+    profiler, debugger or coverage tool (a profile or trace function is set), which report once ``main`` returns.
     """
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if others:
+    if others or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     atexit._run_exitfuncs()  # what Python runs at exit, before its teardown
     for stream in (sys.stdout, sys.stderr):

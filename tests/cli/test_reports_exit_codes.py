@@ -244,3 +244,17 @@ def test_the_process_ends_with_the_command_status_after_its_exit_handlers_and_wh
     assert marker.is_file()
     if code != 2:
         assert [case["case"] for case in json.loads(done.stdout)["cases"]] == ["a", "b"]
+
+
+def test_a_profiler_still_gets_its_report(data, tmp_path):
+    # Under a profile or trace function (cProfile, coverage, a debugger) the ordinary exit is kept, so that
+    # the tool, which reports after segeval's main returns, still does.
+    profile = tmp_path / "score.prof"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "segeval", "score", *map(str, data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0

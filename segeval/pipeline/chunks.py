@@ -24,7 +24,6 @@ from segeval.io.pairing import CasePair
 from segeval.metrics import confusion
 from segeval.pipeline.count import count_batch
 from segeval.pipeline.load import CaseRecord, LoadedCase, load_case
-from segeval.report import thumbnails
 from segeval.report.thumbnails import ThumbnailRequest
 
 Progress = Callable[[int, int], None]
@@ -67,12 +66,11 @@ def score_chunk(pairs: list[CasePair], plan: Plan) -> list[CaseRecord]:
     options = plan.config.distance_options(str(device)) if plan.distance_names else None
     counted = {
         r.case: r
-        for r in count_batch(ready, plan.config, device, list(plan.distance_names), options, plan.lesion_names)
+        for r in count_batch(
+            ready, plan.config, device, list(plan.distance_names), options, plan.lesion_names, plan.thumbnails
+        )
     }
-    records = [counted[item.record.case] if isinstance(item, LoadedCase) else item for item in loaded]
-    if plan.thumbnails is not None:
-        records = thumbnails.attach(records, loaded, plan.config, plan.thumbnails)
-    return records
+    return [counted[item.record.case] if isinstance(item, LoadedCase) else item for item in loaded]
 
 
 def chunked(pairs: list[CasePair], size: int) -> list[list[CasePair]]:

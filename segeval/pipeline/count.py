@@ -26,6 +26,7 @@ from segeval.pipeline.decode import (
     to_tensor,
 )
 from segeval.pipeline.load import BACKGROUND, CaseRecord, LoadedCase
+from segeval.report.thumbnails import ThumbnailRequest, draw
 
 
 def count_batch(
@@ -35,16 +36,18 @@ def count_batch(
     distance_names: list[str] | None = None,
     distance_options=None,
     lesion_names: tuple[str, ...] = (),
+    thumbnails: ThumbnailRequest | None = None,
 ) -> list[CaseRecord]:
     """Decode each prediction and reference on ``device``, count the batch's joint histograms in one
     call, and compute the distance metrics ``distance_names`` and lesion-wise metrics ``lesion_names`` of each
-    case when asked for."""
+    case when asked for; with ``thumbnails``, draw each case's overlay from its label maps as counted (a failed
+    case with a decoded reference shows the reference alone)."""
     records: dict[str, CaseRecord] = {}
     ready: list[
         tuple[CaseRecord, LoadedCase, torch.Tensor | None, DecodedPrediction | None, torch.Tensor, torch.Tensor]
     ] = []
     for item in batch:
-        record = item.record
+        record, gt = item.record, None
         try:
             gt = decode_reference(to_tensor(item.gt.array, device), path=item.gt.path)
             raw, decoded = None, None
@@ -65,7 +68,7 @@ def count_batch(
                 record = replace(record, pred_kind=decoded.kind.value, threshold=decoded.threshold)
             ready.append((record, item, raw, decoded, pred, gt))
         except Exception as exc:
-            record = record.failed(exc)
+            record = _failed(record, exc, gt, config, thumbnails)
         records[record.case] = record
     histograms = joint_histograms([pred for *_, pred, _ in ready], [gt for *_, gt in ready])
     for (record, item, raw, decoded, pred, gt), counts in zip(ready, histograms):
@@ -73,17 +76,34 @@ def count_batch(
             if decoded is not None and decoded.inferred and decoded.class_axis is None:
                 record, pred, counts = check_inferred_kind(record, item, raw, decoded, pred, gt, counts, config)
             record = normalise_labels(record, counts, item, config)
-            if distance_names or lesion_names:
+            if distance_names or lesion_names or thumbnails is not None:
                 pred_np, gt_np = normalised_label_maps(pred, gt, record, config)
             if distance_names:
                 distances = case_distances(record, pred_np, gt_np, config, distance_names, distance_options)
                 record = replace(record, distances=distances)
             if lesion_names:
                 record = replace(record, lesions=case_lesions(record, item, pred_np, gt_np, config, lesion_names))
+            if thumbnails is not None:
+                record = draw(record, pred_np, gt_np, thumbnails)
         except Exception as exc:
-            record = record.failed(exc)
+            record = _failed(record, exc, gt, config, thumbnails)
         records[record.case] = record
     return [records[item.record.case] for item in batch]
+
+
+def _failed(
+    record: CaseRecord,
+    error: Exception,
+    gt: torch.Tensor | None,
+    config: ScoreConfig,
+    thumbnails: ThumbnailRequest | None,
+) -> CaseRecord:
+    """``record`` failed with ``error``; with ``thumbnails`` and a decoded reference, drawn as the reference alone."""
+    record = record.failed(error)
+    if thumbnails is None or gt is None:
+        return record
+    _, gt_np = normalised_label_maps(gt, gt, record, config)
+    return draw(record, gt_np, gt_np, thumbnails)
 
 
 def check_inferred_kind(

@@ -1,6 +1,6 @@
 """Overlay thumbnails of cases, rendered during scoring (``--html``, ``--worst``) with Pillow and NumPy.
 
-The per-case work (:func:`attach`, called by :func:`segeval.pipeline.chunks.score_chunk`) draws one
+The per-case work (:func:`draw`, called by :func:`segeval.pipeline.count.count_batch`) draws one
 small palette PNG per case from the label maps exactly as they were counted, and the record carries
 its bytes (records travel between processes: no arrays). The client (:class:`WorstKeeper`) keeps
 only the N worst cases by the ranking metric, and the failed cases that could be drawn, so memory
@@ -98,52 +98,14 @@ class ThumbnailRequest:
 # ----------------------------------------------------------------------------- drawing (per-case work)
 
 
-def attach(records, loaded, config, request: ThumbnailRequest) -> list:
-    """``records`` with a thumbnail on each case that could be drawn (scored, or failed after loading).
-
-    ``loaded`` are the chunk's :class:`~segeval.pipeline.load.LoadedCase` items (or failed records) in
-    the same order. A drawing failure never fails the case: it only goes without a picture.
-    """
-    from segeval.pipeline.load import LoadedCase
-
-    out = []
-    for record, item in zip(records, loaded):
-        if isinstance(item, LoadedCase) and (record.scored or record.status is Status.FAILED):
-            try:
-                pred, gt = _label_maps(item, record, config)
-                image = _case_image(request.images, record.case, gt.shape)
-                record = replace(record, thumbnail=render(pred, gt, record.spacing_mm, image))
-            except Exception:  # a picture is a convenience: a case that cannot be drawn goes without
-                pass
-        out.append(record)
-    return out
-
-
-def _label_maps(item, record, config) -> tuple[np.ndarray, np.ndarray]:
-    """The prediction and reference label maps as counted (CPU); a failed case shows its reference alone."""
-    import torch
-
-    from segeval.options import PredKind
-    from segeval.pipeline.count import channel_labels, normalised_label_maps
-    from segeval.pipeline.decode import decode_prediction, decode_reference, to_tensor
-
-    cpu = torch.device("cpu")
-    gt = decode_reference(to_tensor(item.gt.array, cpu), path=item.gt.path)
-    if item.pred is None or not record.scored:
-        pred = gt.clone() if item.pred is not None else torch.zeros_like(gt)
-    else:
-        raw = to_tensor(item.pred.array, cpu)
-        if record.pred_scale is not None:
-            raw = raw.double() / record.pred_scale
-        decoded = decode_prediction(
-            raw,
-            kind=PredKind(record.pred_kind),
-            class_axis=record.class_axis,
-            threshold=record.threshold,
-            path=item.pred.path,
-        )
-        pred = channel_labels(decoded.labels, item, config) if decoded.class_axis is not None else decoded.labels
-    return normalised_label_maps(pred, gt, record, config)
+def draw(record, pred: np.ndarray, gt: np.ndarray, request: ThumbnailRequest):
+    """``record`` with the overlay thumbnail of its label maps as counted (:func:`render`), on the image of
+    ``--images`` when there is one. A drawing failure never fails the case: it only goes without a picture."""
+    try:
+        image = _case_image(request.images, record.case, gt.shape)
+        return replace(record, thumbnail=render(pred, gt, record.spacing_mm, image))
+    except Exception:  # a picture is a convenience: a case that cannot be drawn goes without
+        return record
 
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg", ".nii.gz", ".nii", ".mha", ".nrrd", ".npy")

@@ -99,16 +99,17 @@ def _side_name(path) -> str:
     return "/".join(Path(path).parts[-2:])
 
 
-def _decode_counter(monkeypatch) -> Counter:
-    """Count the pixel decodes per file at the libraries' doors: Pillow's tile decoding, SimpleITK's reader,
-    NumPy's array reader (per stream name; an ``.npz`` member counts under ``npz:``), and segeval's own
-    read of float NIfTI voxels."""
+def _decode_counter(monkeypatch, folder: Path) -> Counter:
+    """Count the pixel decodes per file of ``folder`` at the libraries' doors: Pillow's tile decoding (of a file,
+    or of a file's bytes read into memory), SimpleITK's reader, NumPy's array reader (per stream name; an ``.npz``
+    member counts under ``npz:``), and segeval's own read of float NIfTI voxels."""
     import PIL.ImageFile
     import SimpleITK as sitk
 
     from segeval.io import nifti_check, readers
 
     decodes: Counter = Counter()
+    by_content = {path.read_bytes(): _side_name(path) for path in folder.rglob("*") if path.is_file()}
 
     def counted(name, original):
         def wrapper(*args, **kwargs):
@@ -121,7 +122,7 @@ def _decode_counter(monkeypatch) -> Counter:
 
     def load(self):
         if self.tile:  # not yet decoded: the later calls (tobytes, __array_interface__) decode nothing
-            decodes[_side_name(self.filename)] += 1
+            decodes[_side_name(self.filename) if self.filename else by_content[self.fp.getvalue()]] += 1
         return pillow_load(self)
 
     monkeypatch.setattr(PIL.ImageFile.ImageFile, "load", load)
@@ -148,26 +149,53 @@ def test_each_file_of_a_case_is_decoded_exactly_once(files, monkeypatch):
     labels = rng.integers(0, 3, size=(4, 16, 16)).astype(np.uint8)
     probs = rng.random((3, 4, 16, 16)).astype(np.float32)
     for i in range(2):
-        files.image(f"png/gt/c{i}.png", labels[0])
-        files.image(f"png/pred/c{i}.png", labels[1])
+        files.image(
+            f"png/gt/c{i}.png", labels[i]
+        )  # four different files: a file read into memory is known by its bytes
+        files.image(f"png/pred/c{i}.png", labels[i + 2])
         files.sitk_image(f"nii/gt/c{i}.nii.gz", labels, spacing=(1.0, 1.0, 2.0))
         files.sitk_image(f"nii/pred/c{i}.nii.gz", labels[::-1].copy(), spacing=(1.0, 1.0, 2.0))
         files.sitk_image(f"nii_float/gt/c{i}.nii.gz", labels, spacing=(1.0, 1.0, 2.0))
         files.nifti_4d(f"nii_float/pred/c{i}.nii.gz", probs, spacing=(1.0, 1.0, 2.0))
         files.sitk_image(f"mha/gt/c{i}.mha", labels)
         files.sitk_image(f"mha/pred/c{i}.mha", labels[::-1].copy())
-        files.image(f"npy/gt/c{i}.png", labels[0])
+        files.image(f"npy/gt/c{i}.png", labels[i])
         files.npy(f"npy/pred/c{i}.npy", probs[:, 0])
-        files.image(f"npz/gt/c{i}.png", labels[0])
+        files.image(f"npz/gt/c{i}.png", labels[i])
         files.npz(f"npz/pred/c{i}.npz", probs=probs[:, 0], other=labels[0])
     for folder in ("png", "nii", "nii_float", "mha", "npy", "npz"):
-        decodes = _decode_counter(monkeypatch)
+        decodes = _decode_counter(monkeypatch, files.root / folder)
         result = segeval.score(files.root / folder / "pred", files.root / folder / "gt", device="cpu")
         monkeypatch.undo()
         assert not result.failed, result.failed
         names = {f"{side}/{p.name}" for side in ("pred", "gt") for p in (files.root / folder / side).iterdir()}
         npz = {name for name in names if name.endswith(".npz")}
         assert decodes == Counter({name: 1 for name in names - npz} | ({"npz:": len(npz)} if npz else {})), folder
+
+
+def test_a_png_is_opened_once(files, monkeypatch):
+    """The header check reads a small PNG whole, and Pillow decodes those bytes: one open per file."""
+    import builtins
+
+    import segeval
+
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        for side in ("gt", "pred"):
+            files.image(f"{side}/c{i}.png", rng.integers(0, 3, size=(16, 16)).astype(np.uint8))
+    opened: Counter = Counter()
+    real_open = builtins.open
+
+    def counting_open(file, *args, **kwargs):
+        if str(file).endswith(".png"):
+            opened[_side_name(file)] += 1
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", counting_open)
+    result = segeval.score(files.root / "pred", files.root / "gt", device="cpu")
+    monkeypatch.undo()
+    assert not result.failed, result.failed
+    assert opened == Counter({f"{side}/c{i}.png": 1 for side in ("gt", "pred") for i in range(2)})
 
 
 def test_gpu_check_steps_run_on_the_cpu(monkeypatch):

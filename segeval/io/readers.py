@@ -21,6 +21,7 @@ pixel is decoded. Every failure is an :class:`~segeval.errors.InputError` whose 
 
 from __future__ import annotations
 
+import io
 import lzma
 import math
 import mmap
@@ -31,7 +32,7 @@ import tokenize
 import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,9 @@ _ZIP_ERRORS = (
 ``RuntimeError``: an encrypted member)."""
 _DEFLATE_MAX_RATIO = 1032
 """Deflate expands data at most 1032-fold: a PNG cannot hold more raw bytes than that times its size."""
+_PNG_IN_MEMORY = 1 << 24
+"""PNG files up to 16 MiB are read into memory once: the chunk check and the decode share the bytes. Larger
+ones are checked through a memory map, then decoded from the file."""
 _PILLOW_OPEN = threading.Lock()
 """Serialises Pillow's header read, whose decompression-bomb warning is silenced (not thread-safe)."""
 
@@ -133,6 +137,8 @@ class ImageHeader:
     channel_axis: int | None = None
     member: str | None = None
     nifti: NiftiLayout | None = None
+    content: bytes | None = field(default=None, repr=False)
+    """The whole file, when the header check read it (a PNG up to :data:`_PNG_IN_MEMORY`): decoded from here."""
 
     @property
     def values(self) -> int:
@@ -200,7 +206,7 @@ def decode_image(header: ImageHeader, *, palette: dict[tuple[int, ...], int] | N
     path = header.path
     suffix = format_suffix(path)
     if suffix in PILLOW_SUFFIXES:
-        image = _read_pillow(path, palette)
+        image = _read_pillow(header, palette)
     elif suffix in SITK_SUFFIXES:
         image = _read_sitk(header)
     else:
@@ -210,14 +216,15 @@ def decode_image(header: ImageHeader, *, palette: dict[tuple[int, ...], int] | N
     return image
 
 
-def _open_pillow(path: Path):
-    """``PIL.Image.open`` (lazy: the header only); segeval's own limit replaces Pillow's bomb warning."""
+def _open_pillow(path: Path, content: bytes | None = None):
+    """``PIL.Image.open`` of ``path``, or of its ``content`` already read (lazy: the header only); segeval's own
+    limit replaces Pillow's bomb warning."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with _PILLOW_OPEN, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            return Image.open(path)
+            return Image.open(path if content is None else io.BytesIO(content))
     except UnidentifiedImageError:
         raise InputError(f"{path}: not a readable image (corrupt or not really {path.suffix})") from None
     except Image.DecompressionBombError as exc:
@@ -226,47 +233,56 @@ def _open_pillow(path: Path):
         raise InputError(f"{path}: cannot decode image ({exc})") from None
 
 
-def _png_size(path: Path) -> tuple[int, int] | None:
-    """(height, width) of a PNG from its IHDR chunk, once every chunk is checked to fit in the file (Pillow
-    allocates a chunk's declared length before reading it).
+def _png_chunks(path: Path) -> tuple[tuple[int, int] | None, int, bytes | None]:
+    """(:func:`_png_size` of ``path``, its size in bytes, its bytes when at most :data:`_PNG_IN_MEMORY`): one open,
+    then one read call (small files) or a memory map (larger ones); no read call per chunk."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size <= _PNG_IN_MEMORY:
+            content = handle.read()
+            return _png_size(path, content), len(content), content
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return _png_size(path, data), size, None
+
+
+def _png_size(path: Path, data: bytes | mmap.mmap) -> tuple[int, int] | None:
+    """(height, width) of the PNG whose bytes are ``data``, from its IHDR chunk, once every chunk is checked to fit
+    in the file (Pillow allocates a chunk's declared length before reading it).
 
     ``None`` when Pillow reads the header instead: not a PNG inside (Pillow says what it is not), an animated
     PNG, a first chunk that is not an IHDR of 1 to ``MAX_IMAGE_PIXELS`` pixels (larger ones: Pillow's limits
-    decide). The chunk headers are read from a memory map: one open, no read call per chunk, no chunk data read.
+    decide). Only the chunk headers are read, no chunk data.
     """
     from PIL import Image
 
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size < 8:
-            return None
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            if data[:8] != b"\x89PNG\r\n\x1a\n":
-                return None
-            found, animated, position = None, False, 8
-            while position + 8 <= size:
-                length, kind = struct.unpack_from(">I4s", data, position)
-                if position + 12 + length > size:
-                    raise InputError(
-                        f"{path}: truncated or corrupt PNG: chunk {kind.decode('latin-1')!r} declares {length:,} "
-                        f"bytes, the file has {max(0, size - position - 12):,} left"
-                    )
-                if position == 8 and kind == b"IHDR" and length >= 8:
-                    width, height = struct.unpack_from(">II", data, 16)
-                    found = (height, width) if 0 < width * height <= Image.MAX_IMAGE_PIXELS else None
-                animated |= kind == b"acTL"
-                if kind == b"IEND":
-                    break
-                position += 12 + length
+    size = len(data)
+    if size < 8 or data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    found, animated, position = None, False, 8
+    while position + 8 <= size:
+        length, kind = struct.unpack_from(">I4s", data, position)
+        if position + 12 + length > size:
+            raise InputError(
+                f"{path}: truncated or corrupt PNG: chunk {kind.decode('latin-1')!r} declares {length:,} "
+                f"bytes, the file has {max(0, size - position - 12):,} left"
+            )
+        if position == 8 and kind == b"IHDR" and length >= 8:
+            width, height = struct.unpack_from(">II", data, 16)
+            found = (height, width) if 0 < width * height <= Image.MAX_IMAGE_PIXELS else None
+        animated |= kind == b"acTL"
+        if kind == b"IEND":
+            break
+        position += 12 + length
     return None if animated else found
 
 
 def _pillow_header(path: Path) -> ImageHeader:
-    """The shape from the PNG chunks (:func:`_png_size`), else from Pillow's lazy open."""
-    size = _png_size(path) if format_suffix(path) == ".png" else None
+    """The shape from the PNG chunks (:func:`_png_chunks`), else from Pillow's lazy open."""
+    size, file_size, content = _png_chunks(path) if format_suffix(path) == ".png" else (None, None, None)
     if size is not None:
         (height, width), pages, is_png = size, 1, True
     else:
+        content = None  # Pillow reads this one (not a PNG inside, animated, or too large for the chunk check)
         with _open_pillow(path) as image:
             try:
                 pages = getattr(image, "n_frames", 1)
@@ -274,15 +290,18 @@ def _pillow_header(path: Path) -> ImageHeader:
                 raise InputError(f"{path}: cannot decode image ({exc})") from None
             (width, height), is_png = image.size, image.format == "PNG"
     least = height * (1 + math.ceil(width / 8))  # the raw rows at 1 bit per pixel, one filter byte each
-    if is_png and least > _DEFLATE_MAX_RATIO * os.path.getsize(path):
-        raise InputError(f"{path}: truncated PNG: {os.path.getsize(path):,} bytes cannot hold {width}×{height} pixels")
-    return ImageHeader(path=path, shape=(height, width) if pages == 1 else (pages, height, width))
+    if is_png:
+        file_size = os.path.getsize(path) if file_size is None else file_size
+        if least > _DEFLATE_MAX_RATIO * file_size:
+            raise InputError(f"{path}: truncated PNG: {file_size:,} bytes cannot hold {width}×{height} pixels")
+    return ImageHeader(path=path, shape=(height, width) if pages == 1 else (pages, height, width), content=content)
 
 
-def _read_pillow(path: Path, palette: dict[tuple[int, ...], int] | None) -> ImageData:
+def _read_pillow(header: ImageHeader, palette: dict[tuple[int, ...], int] | None) -> ImageData:
     from PIL import ImageSequence
 
-    with _open_pillow(path) as image:
+    path = header.path
+    with _open_pillow(path, header.content) as image:
         try:
             frames = [_pillow_frame_to_array(path, frame, palette) for frame in ImageSequence.Iterator(image)]
         except (OSError, SyntaxError, ValueError, EOFError) as exc:

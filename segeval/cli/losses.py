@@ -22,6 +22,7 @@ from segeval.cli.common import (
     ProgressOpt,
     check_report_folder,
     handle_errors,
+    loading_libraries,
     output_paths_note,
     parse_format,
     printable,
@@ -119,7 +120,8 @@ def run(
     per-case and summary values of each loss, with the same pairing, reports and exit codes as
     segeval score (3 when a case failed).
     """
-    from segeval.losses import list_losses
+    with loading_libraries():
+        from segeval.losses import list_losses
 
     settings, _ = resolve_settings(options, Command.LOSSES)
     output_format, out = settings.pop("format"), settings.pop("out")
@@ -129,7 +131,8 @@ def run(
     if preds is None and gts is None and settings["pairs"] is None:
         _print_loss_catalog(list_losses(family_name), output_format)
         return
-    from segeval.analysis.evaluate import evaluate_losses
+    with loading_libraries():
+        from segeval.analysis.evaluate import evaluate_losses
 
     show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:
@@ -296,7 +299,8 @@ def analyze(
     first), its share on foreground, on hard pixels and per distance band, and the effective
     per-pixel weight relative to cross entropy. Exit code 3 when a case or a loss failed.
     """
-    from segeval.analysis.analyze import analyze_losses
+    with loading_libraries():
+        from segeval.analysis.analyze import analyze_losses
 
     settings, _ = resolve_settings(options, Command.ANALYZE)
     output_format, out, html = settings.pop("format"), settings.pop("out"), settings.pop("html")
@@ -444,7 +448,8 @@ def sweep(
     output_format = parse_format(output_format)
     check_report_folder(out)
     _check_page(html)
-    from segeval.analysis.sweep import SweepOptions, parse_spatial_shape, reference_from_file, run_sweep
+    with loading_libraries():
+        from segeval.analysis.sweep import SweepOptions, parse_spatial_shape, reference_from_file, run_sweep
     from segeval.options import FLOAT_LIST, parse_value
 
     spacing_mm = parse_value(FLOAT_LIST, spacing, "--spacing")
@@ -545,7 +550,8 @@ def bench(
     """
     output_format = parse_format(output_format)
     check_report_folder(out)
-    from segeval.analysis.bench import bench_losses, summary_line
+    with loading_libraries():
+        from segeval.analysis.bench import bench_losses, summary_line
 
     show_progress = progress and stderr.is_terminal and output_format is not OutputFormat.QUIET
     with progress_bar(show_progress) as advance:

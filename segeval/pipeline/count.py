@@ -102,7 +102,10 @@ def _failed(
     record = record.failed(error)
     if thumbnails is None or gt is None:
         return record
-    _, gt_np = normalised_label_maps(gt, gt, record, config)
+    try:
+        _, gt_np = normalised_label_maps(gt, gt, record, config)
+    except Exception:  # a picture is a convenience: the case goes without one
+        return record
     return draw(record, gt_np, gt_np, thumbnails)
 
 

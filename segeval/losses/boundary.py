@@ -201,13 +201,20 @@ def hausdorff_dt_loss(
     0.08
     """
     prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="hausdorff_dt")
-    probs, g, valid = region_maps(prep, include_background)
-    d_g = boundary_distance_map(g > 0.5, spacing, dtype=probs.dtype, loss="hausdorff_dt")
-    d_p = boundary_distance_map(probs.detach() > 0.5, spacing, dtype=probs.dtype, loss="hausdorff_dt")
-    loss = (probs - g) ** 2 * (d_p**alpha + d_g**alpha)
-    if valid is not None:
-        loss = loss * valid
+    loss, _ = hausdorff_dt_terms(prep, include_background, spacing, alpha, "hausdorff_dt")
     return reduce(loss, reduction, counted(prep, loss))
+
+
+def hausdorff_dt_terms(
+    prep: Any, include_background: bool, spacing: Any, alpha: float, loss: str
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    r"""The per-pixel terms :math:`(p - g)^2 (d_p^\alpha + d_g^\alpha)` of every class map (0 where pixels count
+    nowhere), and the map of pixels that count (``None``: all); shared by the plain and the log form."""
+    probs, g, valid = region_maps(prep, include_background)
+    d_g = boundary_distance_map(g > 0.5, spacing, dtype=probs.dtype, loss=loss)
+    d_p = boundary_distance_map(probs.detach() > 0.5, spacing, dtype=probs.dtype, loss=loss)
+    terms = (probs - g) ** 2 * (d_p**alpha + d_g**alpha)
+    return (terms if valid is None else terms * valid), valid
 
 
 class HausdorffDTLoss(LossModule):

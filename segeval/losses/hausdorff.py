@@ -18,9 +18,9 @@ import torch.nn.functional as F
 
 from segeval.errors import UsageError
 from segeval.losses._args import LossModule, integer, loss_function, number
-from segeval.losses._distance import boundary_distance_map
 from segeval.losses._enums import Mode, Reduction
 from segeval.losses._kernels import prepare, reduce, region_maps, spatial_dims
+from segeval.losses.boundary import hausdorff_dt_terms
 
 __all__ = ["ErosionHausdorffLoss", "LogHausdorffDTLoss", "erosion_hausdorff_loss", "log_hausdorff_dt_loss"]
 
@@ -87,10 +87,7 @@ def log_hausdorff_dt_loss(
     0.076961
     """
     prep = prepare(input, target, mode, from_logits, ignore_index=ignore_index, mask=mask, loss="log_hausdorff_dt")
-    p, g, valid = region_maps(prep, include_background)
-    d_g = boundary_distance_map(g > 0.5, spacing, dtype=p.dtype, loss="log_hausdorff_dt")
-    d_p = boundary_distance_map(p.detach() > 0.5, spacing, dtype=p.dtype, loss="log_hausdorff_dt")
-    terms = (p - g) ** 2 * (d_p**alpha + d_g**alpha)
+    terms, valid = hausdorff_dt_terms(prep, include_background, spacing, alpha, "log_hausdorff_dt")
     dims = spatial_dims(terms)
     if valid is None:
         per_class = terms.mean(dims)
